@@ -1,0 +1,148 @@
+"""Deployment settings of the code location (DATA_CONTRACT.md "Configuration defaults").
+
+Partition mappings and computations read the same values, so they are loaded once, from the
+environment, when the definitions load; a bad value fails there with the setting's name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from solders.pubkey import Pubkey
+
+WSOL = "So11111111111111111111111111111111111111112"
+NATIVE_SOL = "So11111111111111111111111111111111111111111"
+USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+USDT = "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"
+INCINERATOR = "1nc1nerator11111111111111111111111111111111"
+
+DEFAULT_QUOTE_ASSETS: dict[str, str] = {
+    WSOL: "wrapped SOL",
+    USDC: "USD Coin",
+    USDT: "Tether USD",
+}
+
+
+class SettingsError(ValueError):
+    """A deployment setting is invalid; the message names the setting."""
+
+
+def _check_address(address: str, setting: str) -> str:
+    try:
+        Pubkey.from_string(address)
+    except ValueError as exc:
+        raise ValueError(f"{setting}: {address!r} is not a base58 Solana address") from exc
+    return address
+
+
+class TokenFilters(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_liquidity_usd: float = Field(1_000_000.0, ge=0)
+    max_liquidity_usd: float = Field(3_000_000.0, gt=0)
+    min_volume_1h_usd: float = Field(100_000.0, ge=0)
+    min_price_change_2h_pct: float = 0.0
+    min_price_change_24h_pct: float = 30.0
+
+
+class EligibilityThresholds(BaseModel):
+    """gold/smart_wallets eligibility (DATA_CONTRACT.md); every bound is inclusive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_trade_count: int = Field(10, ge=0)
+    min_tokens_realized: int = Field(3, ge=0)
+    min_realized_pnl_usd: float = 10.0
+    min_roi_pct: float = 1.0
+    min_win_rate_pct: float = Field(40.0, ge=0, le=100)
+    min_pnl_without_best_token_usd: float = 0.0
+    min_total_pnl_usd: float = 0.0
+    max_trades_per_day: int = Field(100, ge=1)
+    min_avg_hold_seconds: float = Field(60.0, ge=0)
+    max_unpriced_trade_share: float = Field(0.25, ge=0, le=1)
+    max_unmatched_sell_share: float = Field(0.5, ge=0, le=1)
+    max_days_since_last_trade: int = Field(6, ge=0)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lookback_days: int = Field(30, ge=1, le=365)
+    tracking_days: int = Field(7, ge=1, le=365)
+    tokens_per_day: int = Field(50, ge=1, le=1000)
+    holders_per_token: int = Field(100, ge=1, le=10_000)
+    max_holder_pages: int = Field(10, ge=1, le=100)
+    max_swaps_per_fetch: int = Field(20_000, ge=100)
+    helius_max_addresses: int = Field(100, ge=1, le=100_000)
+    token_filters: TokenFilters = TokenFilters()
+    eligibility: EligibilityThresholds = EligibilityThresholds()
+    quote_assets: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_QUOTE_ASSETS))
+    excluded_wallets: dict[str, str] = Field(
+        default_factory=lambda: {INCINERATOR: "incinerator"}
+    )
+
+    @field_validator("quote_assets")
+    @classmethod
+    def _quote_addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("quote_assets: at least one quote asset is required")
+        for address in value:
+            _check_address(address, "quote_assets")
+        return value
+
+    @field_validator("excluded_wallets")
+    @classmethod
+    def _excluded_addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        for address in value:
+            _check_address(address, "excluded_wallets")
+        return value
+
+    @property
+    def quote_asset_set(self) -> frozenset[str]:
+        return frozenset(self.quote_assets)
+
+
+# Environment variable → field; nested models and maps are given as JSON.
+ENV_PREFIX = "SMART_TRADER_"
+_ENV_FIELDS = (
+    "lookback_days",
+    "tracking_days",
+    "tokens_per_day",
+    "holders_per_token",
+    "max_holder_pages",
+    "max_swaps_per_fetch",
+    "helius_max_addresses",
+    "token_filters",
+    "eligibility",
+    "quote_assets",
+    "excluded_wallets",
+)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from SMART_TRADER_<FIELD> variables (JSON for the nested ones)."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for name in _ENV_FIELDS:
+        value = env.get(ENV_PREFIX + name.upper())
+        if value is None or value == "":
+            continue
+        try:
+            raw[name] = json.loads(value)
+        except json.JSONDecodeError:
+            raise SettingsError(
+                f"invalid setting: {ENV_PREFIX}{name.upper()}: {value!r} is not a number or JSON"
+            ) from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{str(err['loc'][0]).upper()}"
+            + (f" ({'.'.join(str(p) for p in err['loc'][1:])})" if len(err["loc"]) > 1 else "")
+            + f": {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid setting: {problems}") from None
