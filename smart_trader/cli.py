@@ -1,0 +1,71 @@
+"""`smart-trader` command line: `smart-trader sandbox serve ...` (more subcommands plug in)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from smart_trader.sandbox import FaultConfig, SandboxConfig, create_app
+
+    config = SandboxConfig(
+        seed=args.seed,
+        api_key=args.api_key,
+        helius_api_key=args.helius_api_key,
+        rate_limit_rps=args.rate_limit_rps,
+        rate_limit_burst=args.rate_limit_burst,
+        compute_units=args.compute_units,
+        faults=FaultConfig.parse(args.faults),
+        strict_time_bounds=args.strict_time_bounds,
+        helius_state_path=args.helius_state_path,
+        allow_loopback_webhooks=not args.no_loopback_webhooks,
+        helius_max_webhooks=args.helius_max_webhooks,
+    )
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _add_sandbox(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from smart_trader.sandbox import default_seed
+
+    sandbox = subparsers.add_parser("sandbox", help="the offline BirdEye/Helius market")
+    actions = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = actions.add_parser("serve", help="serve the sandbox over HTTP (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8899)
+    serve.add_argument("--seed", type=int, default=default_seed())
+    serve.add_argument("--faults", default=None, help='e.g. "server_error=0.1,fault_seed=3"')
+    serve.add_argument("--api-key", default=None, help="require this X-API-KEY (default: any)")
+    serve.add_argument("--helius-api-key", default=None, help="require this Helius api-key")
+    serve.add_argument("--rate-limit-rps", type=float, default=None)
+    serve.add_argument("--rate-limit-burst", type=int, default=None)
+    serve.add_argument("--compute-units", type=int, default=None)
+    serve.add_argument("--strict-time-bounds", action="store_true")
+    serve.add_argument("--helius-state-path", default=None)
+    serve.add_argument("--helius-max-webhooks", type=int, default=10)
+    serve.add_argument(
+        "--no-loopback-webhooks", action="store_true", help="require public https webhook URLs"
+    )
+    serve.add_argument("--log-level", default="warning")
+    serve.set_defaults(handler=_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smart-trader")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_sandbox(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
