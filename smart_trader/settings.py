@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from solders.pubkey import Pubkey
 
 WSOL = "So11111111111111111111111111111111111111112"
@@ -46,6 +46,12 @@ class TokenFilters(BaseModel):
     min_volume_1h_usd: float = Field(100_000.0, ge=0)
     min_price_change_2h_pct: float = 0.0
     min_price_change_24h_pct: float = 30.0
+
+    @model_validator(mode="after")
+    def _liquidity_bounds(self) -> TokenFilters:
+        if self.min_liquidity_usd > self.max_liquidity_usd:
+            raise ValueError("min_liquidity_usd is above max_liquidity_usd")
+        return self
 
 
 class EligibilityThresholds(BaseModel):

@@ -1,0 +1,260 @@
+"""Bronze: what the APIs said, typed per the contract, one Delta partition per UTC day.
+
+The assets wire the clients to the lake; fetching and parsing live in the clients and
+smart_trader.ingest, so they can be tested without Dagster.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from smart_trader import schemas
+from smart_trader.assets.history import markdown_table, materialized_days
+from smart_trader.ingest.fetch_plan import day_start, swap_fetch_ranges, tracked_wallets
+from smart_trader.ingest.records import FetchResult
+from smart_trader.partitions import DAILY, day_of, fetch_plan_window, swaps_window
+from smart_trader.resources.birdeye import BirdEyeClient
+from smart_trader.resources.lake import LakeResource
+from smart_trader.settings import Settings
+
+TOKEN_METRICS = dg.AssetKey(["bronze", "token_metrics"])
+WHALE_HOLDERS = dg.AssetKey(["bronze", "whale_holders"])
+TRANSACTION_HISTORY = dg.AssetKey(["bronze", "transaction_history"])
+TOKEN_PRICES = dg.AssetKey(["bronze", "token_prices"])
+REJECTED_RECORDS = dg.AssetKey(["bronze", "rejected_records"])
+
+# Which endpoints each bronze asset reads; its rejected records are replaced per (day, endpoint).
+ENDPOINTS: dict[dg.AssetKey, tuple[str, ...]] = {
+    TOKEN_METRICS: ("/defi/v3/token/list",),
+    WHALE_HOLDERS: ("/defi/v3/token/holder",),
+    TRANSACTION_HISTORY: ("/trader/txs/seek_by_time",),
+    TOKEN_PRICES: ("/defi/multi_price",),
+}
+COUNT_TERMS = ("received", "stored", "rejected", "filtered", "merged", "duplicate")
+
+# A live run for D starts no earlier than D+1 00:30 UTC, so that late-indexed swaps are in.
+LIVE_SETTLING = dt.timedelta(minutes=30)
+
+
+def count_metadata_key(endpoint: str, term: str) -> str:
+    return f"{endpoint} {term}"
+
+
+def _record_fetch(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    asset_key: dg.AssetKey,
+    day: dt.date,
+    result: FetchResult,
+) -> pl.DataFrame:
+    """Store the rejected records of this fetch and put the accounting in the metadata."""
+    lake.lake().write_partitions(
+        schemas.REJECTED_RECORDS, result.rejected, [day], within=("endpoint", ENDPOINTS[asset_key])
+    )
+    metadata: dict[str, dg.RawMetadataValue] = {}
+    for endpoint, counts in sorted(result.counts.items()):
+        for term in COUNT_TERMS:
+            metadata[count_metadata_key(endpoint, term)] = int(getattr(counts, term))
+    context.add_output_metadata(metadata)
+    for endpoint, counts in sorted(result.counts.items()):
+        context.log.info(
+            f"{endpoint}: received {counts.received} = stored {counts.stored} + rejected "
+            f"{counts.rejected} + filtered {counts.filtered} + merged {counts.merged} + "
+            f"duplicate {counts.duplicate}"
+        )
+    return result.frame
+
+
+def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=TOKEN_METRICS,
+        partitions_def=DAILY,
+        group_name="bronze",
+        kinds={"polars", "deltalake"},
+        automation_condition=dg.AutomationCondition.on_cron("30 0 * * *"),
+        description="The tracked tokens of day D: the token list filtered, top by liquidity.",
+    )
+    def token_metrics(
+        context: dg.AssetExecutionContext, birdeye: BirdEyeClient, lake: LakeResource
+    ) -> pl.DataFrame:
+        day = day_of(context.partition_key)
+        result = birdeye.fetch_token_metrics(day, settings, log=context.log)
+        return _record_fetch(context, lake, TOKEN_METRICS, day, result)
+
+    @dg.asset(
+        key=WHALE_HOLDERS,
+        partitions_def=DAILY,
+        group_name="bronze",
+        kinds={"polars", "deltalake"},
+        ins={"token_metrics": dg.AssetIn(TOKEN_METRICS)},
+        automation_condition=dg.AutomationCondition.eager()
+        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        description="Top holders (whales) of each tracked token on day D, pools excluded.",
+    )
+    def whale_holders(
+        context: dg.AssetExecutionContext,
+        birdeye: BirdEyeClient,
+        lake: LakeResource,
+        token_metrics: pl.DataFrame,
+    ) -> pl.DataFrame:
+        day = day_of(context.partition_key)
+        tokens = token_metrics.select("token_address", "price_usd")
+        result = birdeye.fetch_whale_holders(day, tokens, settings, log=context.log)
+        return _record_fetch(context, lake, WHALE_HOLDERS, day, result)
+
+    @dg.asset(
+        key=TRANSACTION_HISTORY,
+        partitions_def=DAILY,
+        group_name="bronze",
+        kinds={"polars", "deltalake"},
+        ins={
+            "whale_holders": dg.AssetIn(
+                WHALE_HOLDERS,
+                partition_mapping=fetch_plan_window(settings),
+                metadata={"allow_missing_partitions": True},
+            )
+        },
+        automation_condition=dg.AutomationCondition.eager()
+        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        description=(
+            "Every swap of each wallet tracked on D inside its fetch range "
+            "[s_W(D), D+1 00:00) (DATA_CONTRACT.md: the range depends only on whale_holders)."
+        ),
+    )
+    def transaction_history(
+        context: dg.AssetExecutionContext,
+        birdeye: BirdEyeClient,
+        lake: LakeResource,
+        whale_holders: pl.DataFrame,
+    ) -> pl.DataFrame:
+        day = day_of(context.partition_key)
+        if not materialized_days(context.instance, WHALE_HOLDERS, [day]):
+            raise dg.Failure(
+                f"transaction_history({day}) needs whale_holders({day}), which was never "
+                "materialized: materialize it first (or select both)."
+            )
+        if birdeye.is_live:
+            ready_at = day_start(day + dt.timedelta(days=1)) + LIVE_SETTLING
+            if dt.datetime.now(dt.UTC) < ready_at:
+                raise dg.Failure(
+                    f"transaction_history({day}) from the live API starts no earlier than "
+                    f"{ready_at.isoformat()}, so that late-indexed swaps are in."
+                )
+        ranges = swap_fetch_ranges(
+            whale_holders, day, settings.lookback_days, settings.tracking_days
+        )
+        context.log.info(
+            f"fetching swaps of {ranges.height} tracked wallets; "
+            f"{ranges.filter(pl.col('start') == day_start(day)).height} need only day {day}"
+        )
+        result = birdeye.fetch_swaps(
+            day, ranges, settings.max_swaps_per_fetch, log=context.log
+        )
+        return _record_fetch(context, lake, TRANSACTION_HISTORY, day, result)
+
+    @dg.asset(
+        key=TOKEN_PRICES,
+        partitions_def=DAILY,
+        group_name="bronze",
+        kinds={"polars", "deltalake"},
+        ins={
+            "transaction_history": dg.AssetIn(
+                TRANSACTION_HISTORY,
+                partition_mapping=swaps_window(settings),
+                metadata={"allow_missing_partitions": True},
+            ),
+            "whale_holders": dg.AssetIn(
+                WHALE_HOLDERS,
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-(settings.tracking_days - 1),
+                    end_offset=0,
+                    allow_nonexistent_upstream_partitions=True,
+                ),
+                metadata={"allow_missing_partitions": True},
+            ),
+        },
+        automation_condition=dg.AutomationCondition.eager()
+        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        description="Mark prices at the end of D of every non-quote token silver reads for D.",
+    )
+    def token_prices(
+        context: dg.AssetExecutionContext,
+        birdeye: BirdEyeClient,
+        lake: LakeResource,
+        transaction_history: pl.LazyFrame,
+        whale_holders: pl.DataFrame,
+    ) -> pl.DataFrame:
+        day = day_of(context.partition_key)
+        swaps = window_swaps(transaction_history, whale_holders, day, settings)
+        tokens = (
+            swaps.select(
+                pl.concat_list("sold_token_address", "bought_token_address")
+                .explode()
+                .alias("token_address")
+            )
+            .unique()
+            .filter(~pl.col("token_address").is_in(sorted(settings.quote_asset_set)))
+            .sort("token_address")
+            .collect()
+            .get_column("token_address")
+            .to_list()
+        )
+        context.log.info(f"pricing {len(tokens)} tokens at the end of {day}")
+        result = birdeye.fetch_prices(day, tokens, log=context.log)
+        return _record_fetch(context, lake, TOKEN_PRICES, day, result)
+
+    @dg.asset(
+        key=REJECTED_RECORDS,
+        partitions_def=DAILY,
+        group_name="bronze",
+        kinds={"polars", "deltalake"},
+        deps=list(ENDPOINTS),
+        automation_condition=dg.AutomationCondition.eager(),
+        description=(
+            "API records of day D that broke a parsing rule, with the reason. The bronze "
+            "assets write their own endpoint's rows; this asset publishes the day's summary."
+        ),
+    )
+    def rejected_records(
+        context: dg.AssetExecutionContext, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        day = day_of(context.partition_key)
+        frame = lake.lake().scan(schemas.REJECTED_RECORDS, [day]).collect()
+        by_reason = (
+            frame.group_by("endpoint", "reason").len().sort("endpoint", "len", descending=True)
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": frame.height,
+                "by_endpoint_and_reason": dg.MetadataValue.md(
+                    markdown_table(by_reason) if by_reason.height else "no rejected records"
+                ),
+            }
+        )
+
+    return [
+        token_metrics,
+        whale_holders,
+        transaction_history,
+        token_prices,
+        rejected_records,
+    ]
+
+
+def window_swaps(
+    transaction_history: pl.LazyFrame,
+    whale_holders: pl.DataFrame,
+    day: dt.date,
+    settings: Settings,
+) -> pl.LazyFrame:
+    """The swaps silver reads for D: wallets tracked on D, block_time in the lookback window."""
+    first = day - dt.timedelta(days=settings.lookback_days - 1)
+    wallets = tracked_wallets(whale_holders, day, settings.tracking_days)
+    return transaction_history.filter(
+        pl.col("block_time").is_between(
+            day_start(first), day_start(day + dt.timedelta(days=1)), closed="left"
+        )
+    ).join(wallets.lazy(), on="wallet_address", how="semi")
+

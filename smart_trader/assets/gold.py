@@ -1,0 +1,53 @@
+"""Gold: the wallets that are consistently profitable, ranked into tiers, as of day D."""
+
+
+import dagster as dg
+import polars as pl
+
+from smart_trader.assets.history import markdown_table
+from smart_trader.assets.silver import WALLET_PNL
+from smart_trader.partitions import DAILY, day_of
+from smart_trader.pnl.scoring import rank_smart_wallets
+from smart_trader.settings import Settings
+
+SMART_WALLETS = dg.AssetKey(["gold", "smart_wallets"])
+PREVIEW_ROWS = 10
+
+
+def build_gold_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=SMART_WALLETS,
+        partitions_def=DAILY,
+        group_name="gold",
+        kinds={"polars", "deltalake"},
+        ins={"wallet_pnl": dg.AssetIn(WALLET_PNL)},
+        automation_condition=dg.AutomationCondition.eager()
+        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        description="Eligible wallets ranked by tier (ELITE, STRONG, PROMISING), then score.",
+    )
+    def smart_wallets(context: dg.AssetExecutionContext, wallet_pnl: pl.DataFrame) -> pl.DataFrame:
+        day = day_of(context.partition_key)
+        ranked = rank_smart_wallets(wallet_pnl, as_of_date=day, thresholds=settings.eligibility)
+        preview = ranked.head(PREVIEW_ROWS).select(
+            "rank",
+            "tier",
+            "wallet_address",
+            pl.col("score").round(2),
+            pl.col("realized_pnl_usd").round(2),
+            pl.col("roi_pct").round(1),
+            pl.col("win_rate_pct").round(1),
+        )
+        context.add_output_metadata(
+            {
+                "tiers": dg.MetadataValue.json(
+                    dict(ranked.group_by("tier").len().sort("tier").iter_rows())
+                ),
+                "top_wallets": dg.MetadataValue.md(
+                    markdown_table(preview) if preview.height else "no eligible wallet"
+                ),
+            }
+        )
+        context.log.info(f"gold({day}): {ranked.height} smart wallets of {wallet_pnl.height}")
+        return ranked
+
+    return [smart_wallets]
