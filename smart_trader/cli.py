@@ -1,8 +1,9 @@
-"""`smart-trader` command line: `smart-trader sandbox serve ...` (more subcommands plug in)."""
+"""`smart-trader` command line: `demo` (the whole graph for one day) and `sandbox serve`."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from collections.abc import Sequence
 
 
@@ -53,9 +54,32 @@ def _add_sandbox(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     serve.set_defaults(handler=_serve)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from smart_trader.demo import run_demo
+
+    return run_demo(args.day, args.top)
+
+
+def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from smart_trader.demo import yesterday_utc
+
+    demo = subparsers.add_parser(
+        "demo", help="materialize every asset for one day and print the top smart wallets"
+    )
+    demo.add_argument(
+        "--day",
+        type=dt.date.fromisoformat,
+        default=yesterday_utc(),
+        help="the UTC day to run (default: yesterday, the newest complete day)",
+    )
+    demo.add_argument("--top", type=int, default=20, help="how many wallets to print")
+    demo.set_defaults(handler=_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smart-trader")
     subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_demo(subparsers)
     _add_sandbox(subparsers)
     return parser
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,22 +20,45 @@ from smart_trader.resources.delta_io_manager import DeltaIOManager
 from smart_trader.resources.helius import helius_from_env
 from smart_trader.resources.lake import LakeResource
 from smart_trader.sensors import build_automation
-from smart_trader.settings import Settings, load_settings
+from smart_trader.settings import Settings, SettingsError, load_settings
+
+
+SANDBOX_WEBHOOK_URL = "https://hooks.sandbox.smart-trader.invalid/helius"
+SANDBOX_STATE_DIR = "data/sandbox"
 
 
 def default_resources() -> dict[str, Any]:
     """Keys, lake and sandbox choice come from the environment (README, Configuration)."""
+    webhook_url = os.environ.get("HELIUS_WEBHOOK_URL")
+    if os.environ.get("HELIUS_API_KEY") and not webhook_url:
+        raise SettingsError(
+            "HELIUS_WEBHOOK_URL is required with HELIUS_API_KEY: the URL Helius posts to"
+        )
+    # The in-process sandbox keeps its webhooks in a file, so that separate runs see one webhook.
+    state_dir = Path(os.environ.get("SMART_TRADER_SANDBOX_STATE_DIR", SANDBOX_STATE_DIR))
     return {
         "io_manager": DeltaIOManager(),
         "lake": LakeResource(),
         "birdeye": birdeye_from_env(),
-        "helius": helius_from_env(),
+        "helius": helius_from_env(
+            webhook_url=webhook_url or SANDBOX_WEBHOOK_URL,
+            sandbox_state_path=str(state_dir.resolve() / "helius_webhooks.json"),
+        ),
     }
 
 
 def build_definitions(
     settings: Settings, resources: Mapping[str, Any] | None = None
 ) -> dg.Definitions:
+    # Partitioned asset checks and allow_nonexistent_upstream_partitions are Dagster preview/beta
+    # features we rely on knowingly; their warnings would greet every CLI command.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _definitions(settings, resources)
+
+
+def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.Definitions:
     checks = build_checks(settings)
     return dg.Definitions(
         assets=[

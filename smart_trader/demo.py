@@ -26,6 +26,9 @@ def yesterday_utc() -> dt.date:
 def instance_for_demo() -> dg.DagsterInstance:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME.resolve())))
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
     return dg.DagsterInstance.get()
 
 
@@ -36,7 +39,11 @@ def run_demo(day: dt.date, top: int) -> int:
     print(f"materializing every asset for {day} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
-        instance=instance, partition_key=day.isoformat(), raise_on_error=False
+        instance=instance,
+        partition_key=day.isoformat(),
+        raise_on_error=False,
+        # progress and results, without Dagster's step-by-step debug events
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
