@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup demo test lint bench-clients bench-fifo bench-pipeline ui
+.PHONY: setup demo test bench-clients bench-fifo bench-pipeline ui
 
 setup:
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
@@ -17,7 +17,7 @@ demo: setup  ## run the whole graph for yesterday (UTC) on the embedded default,
 	$(UV) run --frozen smart-trader demo $(if $(DAY),--day $(DAY))
 
 test: setup  ## the whole test suite, lint and types
-	$(UV) run --frozen ruff check smart_trader smart_trader_tests benchmarks
+	$(UV) run --frozen ruff check smart_trader smart_trader_tests
 	$(UV) run --frozen mypy
 	$(UV) run --frozen pytest -n 2 --dist loadfile -q
 
@@ -25,10 +25,10 @@ ui: setup  ## the Dagster UI and daemon on http://127.0.0.1:3000
 	$(UV) run --frozen dagster dev -h 127.0.0.1 -p 3000
 
 bench-clients: setup
-	$(UV) run --frozen python benchmarks/client_benchmark.py
+	$(UV) run --frozen python smart_trader_tests/benchmarks/client_benchmark.py
 
 bench-fifo: setup
-	$(UV) run --frozen python benchmarks/fifo_benchmark.py
+	$(UV) run --frozen python smart_trader_tests/benchmarks/fifo_benchmark.py
 
 bench-pipeline: setup
-	$(UV) run --frozen python benchmarks/pipeline_benchmark.py
+	$(UV) run --frozen python smart_trader_tests/benchmarks/pipeline_benchmark.py

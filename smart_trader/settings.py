@@ -41,9 +41,9 @@ def _check_address(address: str, setting: str) -> str:
 class TokenFilters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_liquidity_usd: float = Field(1_000_000.0, ge=0)
-    max_liquidity_usd: float = Field(3_000_000.0, gt=0)
-    min_volume_1h_usd: float = Field(100_000.0, ge=0)
+    min_liquidity_usd: float = Field(default=1_000_000.0, ge=0)
+    max_liquidity_usd: float = Field(default=3_000_000.0, gt=0)
+    min_volume_1h_usd: float = Field(default=100_000.0, ge=0)
     min_price_change_2h_pct: float = 0.0
     min_price_change_24h_pct: float = 30.0
 
@@ -59,30 +59,30 @@ class EligibilityThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    min_trade_count: int = Field(10, ge=0)
-    min_tokens_realized: int = Field(3, ge=0)
+    min_trade_count: int = Field(default=10, ge=0)
+    min_tokens_realized: int = Field(default=3, ge=0)
     min_realized_pnl_usd: float = 10.0
     min_roi_pct: float = 1.0
-    min_win_rate_pct: float = Field(40.0, ge=0, le=100)
+    min_win_rate_pct: float = Field(default=40.0, ge=0, le=100)
     min_pnl_without_best_token_usd: float = 0.0
     min_total_pnl_usd: float = 0.0
-    max_trades_per_day: int = Field(100, ge=1)
-    min_avg_hold_seconds: float = Field(60.0, ge=0)
-    max_unpriced_trade_share: float = Field(0.25, ge=0, le=1)
-    max_unmatched_sell_share: float = Field(0.5, ge=0, le=1)
-    max_days_since_last_trade: int = Field(6, ge=0)
+    max_trades_per_day: int = Field(default=100, ge=1)
+    min_avg_hold_seconds: float = Field(default=60.0, ge=0)
+    max_unpriced_trade_share: float = Field(default=0.25, ge=0, le=1)
+    max_unmatched_sell_share: float = Field(default=0.5, ge=0, le=1)
+    max_days_since_last_trade: int = Field(default=6, ge=0)
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lookback_days: int = Field(30, ge=1, le=365)
-    tracking_days: int = Field(7, ge=1, le=365)
-    tokens_per_day: int = Field(50, ge=1, le=1000)
-    holders_per_token: int = Field(100, ge=1, le=10_000)
-    max_holder_pages: int = Field(10, ge=1, le=100)
-    max_swaps_per_fetch: int = Field(20_000, ge=100)
-    helius_max_addresses: int = Field(100, ge=1, le=100_000)
+    lookback_days: int = Field(default=30, ge=1, le=365)
+    tracking_days: int = Field(default=7, ge=1, le=365)
+    tokens_per_day: int = Field(default=50, ge=1, le=1000)
+    holders_per_token: int = Field(default=100, ge=1, le=10_000)
+    max_holder_pages: int = Field(default=10, ge=1, le=100)
+    max_swaps_per_fetch: int = Field(default=20_000, ge=100)
+    helius_max_addresses: int = Field(default=100, ge=1, le=100_000)
     token_filters: TokenFilters = TokenFilters()
     eligibility: EligibilityThresholds = EligibilityThresholds()
     quote_assets: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_QUOTE_ASSETS))
