@@ -22,7 +22,6 @@ from smart_trader.resources.lake import LakeResource
 from smart_trader.sensors import build_automation
 from smart_trader.settings import Settings, SettingsError, load_settings
 
-
 SANDBOX_WEBHOOK_URL = "https://hooks.sandbox.smart-trader.invalid/helius"
 SANDBOX_STATE_DIR = "data/sandbox"
 

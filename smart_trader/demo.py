@@ -15,6 +15,7 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
+from smart_trader.resources.lake import LakeResource
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
 
@@ -49,10 +50,13 @@ def run_demo(day: dt.date, top: int) -> int:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         print(f"the run failed at {', '.join(str(s) for s in failed)}; see the Dagster UI or logs")
         return 1
-    lake = defs.resources["lake"].lake()  # type: ignore[attr-defined]
+    lake = LakeResource().lake()
     gold = lake.scan(schemas.SMART_WALLETS, [day]).sort("rank").collect()
-    print(f"\ngold/smart_wallets for {day}: {gold.height} wallets ({lake.table_uri(schemas.SMART_WALLETS)})")
-    with pl.Config(tbl_rows=top, tbl_width_chars=160, fmt_str_lengths=44, tbl_hide_dataframe_shape=True):
+    where = lake.table_uri(schemas.SMART_WALLETS)
+    print(f"\ngold/smart_wallets for {day}: {gold.height} wallets ({where})")
+    with pl.Config(
+        tbl_rows=top, tbl_width_chars=160, fmt_str_lengths=44, tbl_hide_dataframe_shape=True
+    ):
         print(
             gold.head(top).select(
                 "rank",

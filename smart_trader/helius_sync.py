@@ -30,7 +30,7 @@ def plan_sync(
     gold_day: dt.date | None,
     today: dt.date,
 ) -> SyncPlan:
-    """What to do with the webhook, given the wanted list and the webhook's list (None: none yet)."""
+    """What to do with the webhook, given the wanted list and the webhook's (None: no webhook)."""
     wanted = sorted(set(wanted))
     existing = sorted(set(current or []))
     if gold_day is None or not wanted:

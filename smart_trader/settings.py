@@ -86,9 +86,7 @@ class Settings(BaseModel):
     token_filters: TokenFilters = TokenFilters()
     eligibility: EligibilityThresholds = EligibilityThresholds()
     quote_assets: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_QUOTE_ASSETS))
-    excluded_wallets: dict[str, str] = Field(
-        default_factory=lambda: {INCINERATOR: "incinerator"}
-    )
+    excluded_wallets: dict[str, str] = Field(default_factory=lambda: {INCINERATOR: "incinerator"})
 
     @field_validator("quote_assets")
     @classmethod

@@ -51,9 +51,7 @@ class Pipeline:
             partition_key=day.isoformat(),
             asset_selection=keys,
             raise_on_error=raise_on_error,
-            run_config=sync_config(day + dt.timedelta(days=1))
-            if HELIUS_SYNC_LOG in keys
-            else None,
+            run_config=sync_config(day + dt.timedelta(days=1)) if HELIUS_SYNC_LOG in keys else None,
         )
 
 

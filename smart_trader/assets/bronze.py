@@ -4,7 +4,6 @@ The assets wire the clients to the lake; fetching and parsing live in the client
 smart_trader.ingest, so they can be tested without Dagster.
 """
 
-
 import datetime as dt
 
 import dagster as dg
@@ -149,9 +148,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             f"fetching swaps of {ranges.height} tracked wallets; "
             f"{ranges.filter(pl.col('start') == day_start(day)).height} need only day {day}"
         )
-        result = birdeye.fetch_swaps(
-            day, ranges, settings.max_swaps_per_fetch, log=context.log
-        )
+        result = birdeye.fetch_swaps(day, ranges, settings.max_swaps_per_fetch, log=context.log)
         return _record_fetch(context, lake, TRANSACTION_HISTORY, day, result)
 
     @dg.asset(
@@ -257,4 +254,3 @@ def window_swaps(
             day_start(first), day_start(day + dt.timedelta(days=1)), closed="left"
         )
     ).join(wallets.lazy(), on="wallet_address", how="semi")
-

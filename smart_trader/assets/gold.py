@@ -1,6 +1,5 @@
 """Gold: the wallets that are consistently profitable, ranked into tiers, as of day D."""
 
-
 import dagster as dg
 import polars as pl
 

@@ -4,7 +4,6 @@ Rows alone cannot tell a day materialized with zero rows from a day never materi
 rules that depend on "was P materialized" ask the instance.
 """
 
-
 import datetime as dt
 from collections.abc import Iterable
 

@@ -1,6 +1,5 @@
 """Monitoring: keep the Helius webhook on the top wallets of the newest gold partition."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -11,8 +10,8 @@ from pydantic import Field
 
 from smart_trader import schemas
 from smart_trader.assets.gold import SMART_WALLETS
-from smart_trader.lake import Lake
 from smart_trader.helius_sync import SyncPlan, addresses_sha256, plan_sync
+from smart_trader.lake import Lake
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.lake import LakeResource
 from smart_trader.settings import Settings
@@ -62,7 +61,9 @@ def build_monitoring_assets(
         lake: LakeResource,
     ) -> dg.MaterializeResult:
         store = lake.lake()
-        today = dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
+        today = (
+            dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
+        )
         done = context.instance.get_materialized_partitions(SMART_WALLETS)
         gold_day = max((dt.date.fromisoformat(k) for k in done), default=None)
         wanted: list[str] = []

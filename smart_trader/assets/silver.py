@@ -1,6 +1,5 @@
 """Silver: FIFO profit and loss per wallet and token, and per wallet, as of day D."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -25,9 +24,7 @@ AUTOMATION = (
 )
 
 
-def unfetched_days(
-    instance: dg.DagsterInstance, day: dt.date, lookback_days: int
-) -> list[dt.date]:
+def unfetched_days(instance: dg.DagsterInstance, day: dt.date, lookback_days: int) -> list[dt.date]:
     """Days P of D's window whose whale_holders exist but whose transaction_history does not."""
     window = days_between(day - dt.timedelta(days=lookback_days - 1), day)
     holders = materialized_days(instance, WHALE_HOLDERS, window)

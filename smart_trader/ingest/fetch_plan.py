@@ -19,9 +19,7 @@ def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-def tracked_wallets(
-    whale_holders: pl.DataFrame, day: dt.date, tracking_days: int
-) -> pl.DataFrame:
+def tracked_wallets(whale_holders: pl.DataFrame, day: dt.date, tracking_days: int) -> pl.DataFrame:
     """Distinct wallet_address of whale_holders days [D − (tracking_days − 1), D]."""
     first = day - dt.timedelta(days=tracking_days - 1)
     return (
@@ -67,7 +65,9 @@ def swap_fetch_ranges(
         wallets.join(latest_q, on="wallet_address", how="left")
         .select(
             "wallet_address",
-            start_day.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(UTC_TIMESTAMP)
+            start_day.cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+            .cast(UTC_TIMESTAMP)
             .alias("start"),
         )
         .sort("wallet_address")

@@ -2,7 +2,8 @@
 
 token list (top 50 by liquidity after the default filters) -> holder pages until 100 on-curve
 owners per token -> every owner's swaps over 30 days (tx_type=swap, 100 a page, newest first).
-Run: .venv/bin/python smart_trader_tests/benchmarks/sandbox_cold_day.py [--seed 7] [--day 2025-03-10]
+Run: .venv/bin/python smart_trader_tests/benchmarks/sandbox_cold_day.py [--seed 7] \
+    [--day 2025-03-10]
 """
 
 from __future__ import annotations
