@@ -16,6 +16,7 @@ from smart_trader.ingest.records import FetchResult
 from smart_trader.partitions import DAILY, day_of, fetch_plan_window, swaps_window
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.lake import LakeResource
+from smart_trader.sensors import DAILY_AT_0030, after_inputs
 from smart_trader.settings import Settings
 
 TOKEN_METRICS = dg.AssetKey(["bronze", "token_metrics"])
@@ -72,7 +73,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         partitions_def=DAILY,
         group_name="bronze",
         kinds={"polars", "deltalake"},
-        automation_condition=dg.AutomationCondition.on_cron("30 0 * * *"),
+        automation_condition=DAILY_AT_0030,
         description="The tracked tokens of day D: the token list filtered, top by liquidity.",
     )
     def token_metrics(
@@ -88,8 +89,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="bronze",
         kinds={"polars", "deltalake"},
         ins={"token_metrics": dg.AssetIn(TOKEN_METRICS)},
-        automation_condition=dg.AutomationCondition.eager()
-        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        automation_condition=after_inputs(),
         description="Top holders (whales) of each tracked token on day D, pools excluded.",
     )
     def whale_holders(
@@ -115,8 +115,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 metadata={"allow_missing_partitions": True},
             )
         },
-        automation_condition=dg.AutomationCondition.eager()
-        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        automation_condition=after_inputs([WHALE_HOLDERS]),
         description=(
             "Every swap of each wallet tracked on D inside its fetch range "
             "[s_W(D), D+1 00:00) (DATA_CONTRACT.md: the range depends only on whale_holders)."
@@ -172,8 +171,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 metadata={"allow_missing_partitions": True},
             ),
         },
-        automation_condition=dg.AutomationCondition.eager()
-        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        automation_condition=after_inputs([TRANSACTION_HISTORY, WHALE_HOLDERS]),
         description="Mark prices at the end of D of every non-quote token silver reads for D.",
     )
     def token_prices(
@@ -208,7 +206,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="bronze",
         kinds={"polars", "deltalake"},
         deps=list(ENDPOINTS),
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=after_inputs(),
         description=(
             "API records of day D that broke a parsing rule, with the reason. The bronze "
             "assets write their own endpoint's rows; this asset publishes the day's summary."

@@ -7,6 +7,7 @@ from smart_trader.assets.history import markdown_table
 from smart_trader.assets.silver import WALLET_PNL
 from smart_trader.partitions import DAILY, day_of
 from smart_trader.pnl.scoring import rank_smart_wallets
+from smart_trader.sensors import after_inputs
 from smart_trader.settings import Settings
 
 SMART_WALLETS = dg.AssetKey(["gold", "smart_wallets"])
@@ -20,8 +21,7 @@ def build_gold_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="gold",
         kinds={"polars", "deltalake"},
         ins={"wallet_pnl": dg.AssetIn(WALLET_PNL)},
-        automation_condition=dg.AutomationCondition.eager()
-        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        automation_condition=after_inputs(),
         description="Eligible wallets ranked by tier (ELITE, STRONG, PROMISING), then score.",
     )
     def smart_wallets(context: dg.AssetExecutionContext, wallet_pnl: pl.DataFrame) -> pl.DataFrame:

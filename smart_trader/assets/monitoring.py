@@ -14,6 +14,7 @@ from smart_trader.helius_sync import SyncPlan, addresses_sha256, plan_sync
 from smart_trader.lake import Lake
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.lake import LakeResource
+from smart_trader.sensors import after_any_gold_update
 from smart_trader.settings import Settings
 
 HELIUS_SYNC_LOG = dg.AssetKey(["monitoring", "helius_sync_log"])
@@ -48,7 +49,7 @@ def build_monitoring_assets(
         group_name="monitoring",
         kinds={"deltalake"},
         deps=[SMART_WALLETS],
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=after_any_gold_update(),
         description=(
             "Every sync of the Helius webhook to the top wallets of the newest gold partition "
             "(append-only audit)."

@@ -15,13 +15,12 @@ from smart_trader.assets.bronze import (
 from smart_trader.assets.history import days_between, materialized_days
 from smart_trader.partitions import DAILY, day_of, swaps_window, tracked_wallets_window
 from smart_trader.pnl.fifo import compute_silver
+from smart_trader.sensors import after_inputs
 from smart_trader.settings import Settings
 
 WALLET_TOKEN_PNL = dg.AssetKey(["silver", "wallet_token_pnl"])
 WALLET_PNL = dg.AssetKey(["silver", "wallet_pnl"])
-AUTOMATION = (
-    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-)
+AUTOMATION = after_inputs([TRANSACTION_HISTORY, WHALE_HOLDERS])
 
 
 def unfetched_days(instance: dg.DagsterInstance, day: dt.date, lookback_days: int) -> list[dt.date]:
