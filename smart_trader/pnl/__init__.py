@@ -1,0 +1,1 @@
+"""PnL engine (FIFO, silver) and scoring (gold): pure polars, no Dagster."""

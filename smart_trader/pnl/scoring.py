@@ -1,0 +1,105 @@
+"""Gold: eligibility, tier, score and rank of smart wallets (DATA_CONTRACT.md, gold/smart_wallets).
+
+A null metric fails every threshold. "last_trade_at >= D - 6 days" means last_trade_at >=
+(D - max_days_since_last_trade) 00:00 UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import polars as pl
+
+from smart_trader import schemas
+from smart_trader.settings import EligibilityThresholds
+
+TIERS = ("ELITE", "STRONG", "PROMISING")
+# Tier bounds (realized PnL USD, ROI %, win rate %), first that holds; the rest are PROMISING.
+TIER_BOUNDS = {"ELITE": (1000.0, 30.0, 60.0), "STRONG": (100.0, 15.0, 40.0)}
+SCORE_DECIMALS = 9
+
+
+def eligibility_rules(as_of_date: date, thresholds: EligibilityThresholds) -> dict[str, pl.Expr]:
+    """One boolean expression per rule over wallet_pnl columns: true when the wallet passes.
+
+    Null comparisons are filled with false, so a null metric fails.
+    """
+    t = thresholds
+    since = datetime.combine(as_of_date - timedelta(days=t.max_days_since_last_trade), time(), UTC)
+    c = pl.col
+    rules = {
+        "trade_count": c("trade_count") >= t.min_trade_count,
+        "tokens_realized": c("tokens_realized") >= t.min_tokens_realized,
+        "realized_pnl": c("realized_pnl_usd") >= t.min_realized_pnl_usd,
+        "roi": c("roi_pct") >= t.min_roi_pct,
+        "win_rate": c("win_rate_pct") >= t.min_win_rate_pct,
+        "pnl_without_best_token": (c("realized_pnl_usd") - c("best_token_realized_pnl_usd"))
+        >= t.min_pnl_without_best_token_usd,
+        "total_pnl": c("total_pnl_usd") >= t.min_total_pnl_usd,
+        "trades_per_day": c("max_trades_per_day") <= t.max_trades_per_day,
+        "avg_hold": c("avg_hold_seconds") >= t.min_avg_hold_seconds,
+        "unpriced_share": c("unpriced_trade_count") <= t.max_unpriced_trade_share * c("swap_count"),
+        "unmatched_share": c("unmatched_sell_usd") <= t.max_unmatched_sell_share * c("sold_usd"),
+        "not_truncated": c("history_truncated").not_(),
+        "recent": c("last_trade_at") >= pl.lit(since, dtype=schemas.UTC_TIMESTAMP),
+    }
+    return {name: expr.fill_null(False).alias(name) for name, expr in rules.items()}
+
+
+def eligibility_failures(
+    wallet_pnl: pl.DataFrame, as_of_date: date, thresholds: EligibilityThresholds
+) -> pl.DataFrame:
+    """wallet_address, one boolean column per rule (true = the wallet FAILS it), eligible."""
+    rules = eligibility_rules(as_of_date, thresholds)
+    return wallet_pnl.select(
+        "wallet_address", *(expr.not_().alias(name) for name, expr in rules.items())
+    ).with_columns(eligible=~pl.any_horizontal(*rules))
+
+
+def _tier() -> pl.Expr:
+    out = pl.lit(TIERS[-1])
+    for name in reversed(TIERS[:-1]):
+        pnl, roi, win = TIER_BOUNDS[name]
+        holds = (
+            (pl.col("realized_pnl_usd") >= pnl)
+            & (pl.col("roi_pct") >= roi)
+            & (pl.col("win_rate_pct") >= win)
+        )
+        out = pl.when(holds).then(pl.lit(name)).otherwise(out)
+    return out
+
+
+def score_expr() -> pl.Expr:
+    """100 x (0.4 s_pnl + 0.3 s_roi + 0.2 s_win + 0.1 s_act), rounded to 9 decimals."""
+    s_pnl = pl.min_horizontal(
+        (1 + pl.col("realized_pnl_usd").clip(lower_bound=0.0)).log10() / 5, pl.lit(1.0)
+    )
+    s_roi = pl.min_horizontal(pl.col("roi_pct").clip(lower_bound=0.0) / 200, pl.lit(1.0))
+    s_win = (pl.col("winning_sell_count") + 1) / (pl.col("matched_sell_count") + 2)
+    s_act = pl.min_horizontal(pl.col("tokens_realized") / 10, pl.lit(1.0))
+    return (100 * (0.4 * s_pnl + 0.3 * s_roi + 0.2 * s_win + 0.1 * s_act)).round(SCORE_DECIMALS)
+
+
+def rank_smart_wallets(
+    wallet_pnl: pl.DataFrame, *, as_of_date: date, thresholds: EligibilityThresholds
+) -> pl.DataFrame:
+    """gold/smart_wallets of D: eligible wallets, tier, score, rank 1..n (tier, score desc,
+    realized desc, wallet asc)."""
+    rules = eligibility_rules(as_of_date, thresholds)
+    tier_order = pl.Enum(list(TIERS))
+    ranked = (
+        wallet_pnl.filter(pl.all_horizontal(*rules.values()))
+        .with_columns(tier=_tier(), score=score_expr())
+        .sort(
+            pl.col("tier").cast(tier_order),
+            "score",
+            "realized_pnl_usd",
+            "wallet_address",
+            descending=[False, True, True, False],
+        )
+        .with_columns(
+            as_of_date=pl.lit(as_of_date, dtype=pl.Date),
+            rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32),
+        )
+    )
+    return schemas.conform(ranked, schemas.SMART_WALLETS)
