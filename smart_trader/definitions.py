@@ -68,6 +68,10 @@ def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.
         ],
         asset_checks=checks,
         sensors=build_automation(),
+        # A run's steps are many small checks around a few fetches; one process per step would
+        # spend more on interpreter start-up than on the work. Runs stay isolated from each
+        # other (the run launcher gives each its own process, container or pod).
+        executor=dg.in_process_executor,
         resources=dict(resources) if resources is not None else default_resources(),
     )
 
