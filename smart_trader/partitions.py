@@ -10,6 +10,7 @@ import datetime as dt
 
 import dagster as dg
 
+from smart_trader.resources.delta_io_manager import ALLOW_MISSING
 from smart_trader.settings import Settings
 
 FIRST_DAY = "2025-01-01"
@@ -21,27 +22,36 @@ def day_of(partition_key: str) -> dt.date:
     return dt.date.fromisoformat(partition_key)
 
 
-def _trailing_days(days: int) -> dg.TimeWindowPartitionMapping:
-    """Partition D reads upstream days [D − (days − 1), D]; days before FIRST_DAY do not exist."""
-    return dg.TimeWindowPartitionMapping(
-        start_offset=-(days - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
+def window_input(key: dg.AssetKey, days: int) -> dg.AssetIn:
+    """An input of upstream days [D − (days − 1), D].
+
+    Days before FIRST_DAY do not exist and days never materialized read as empty (a window
+    legitimately reaches before the first run); the assets enforce the contract's rules on
+    which days must exist.
+    """
+    return dg.AssetIn(
+        key,
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-(days - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
+        ),
+        metadata={ALLOW_MISSING: True},
     )
 
 
-def tracked_wallets_window(settings: Settings) -> dg.TimeWindowPartitionMapping:
+def tracked_wallets_days(settings: Settings) -> int:
     """whale_holders days that define the wallets tracked on D."""
-    return _trailing_days(settings.tracking_days)
+    return settings.tracking_days
 
 
-def fetch_plan_window(settings: Settings) -> dg.TimeWindowPartitionMapping:
+def fetch_plan_days(settings: Settings) -> int:
     """whale_holders days that decide transaction_history(D)'s fetch ranges.
 
     A wallet tracked on any P in [D − (lookback − 1), D] was in whale_holders on some day in
     [P − (tracking − 1), P], so the window reaches back lookback + tracking − 2 days.
     """
-    return _trailing_days(settings.lookback_days + settings.tracking_days - 1)
+    return settings.lookback_days + settings.tracking_days - 1
 
 
-def swaps_window(settings: Settings) -> dg.TimeWindowPartitionMapping:
+def swaps_days(settings: Settings) -> int:
     """transaction_history days that silver reads for D."""
-    return _trailing_days(settings.lookback_days)
+    return settings.lookback_days

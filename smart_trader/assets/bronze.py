@@ -13,7 +13,14 @@ from smart_trader import schemas
 from smart_trader.assets.history import markdown_table, materialized_days
 from smart_trader.ingest.fetch_plan import day_start, swap_fetch_ranges, tracked_wallets
 from smart_trader.ingest.records import FetchResult
-from smart_trader.partitions import DAILY, day_of, fetch_plan_window, swaps_window
+from smart_trader.partitions import (
+    DAILY,
+    day_of,
+    fetch_plan_days,
+    swaps_days,
+    tracked_wallets_days,
+    window_input,
+)
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.lake import LakeResource
 from smart_trader.sensors import DAILY_AT_0030, after_inputs
@@ -109,11 +116,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="bronze",
         kinds={"polars", "deltalake"},
         ins={
-            "whale_holders": dg.AssetIn(
-                WHALE_HOLDERS,
-                partition_mapping=fetch_plan_window(settings),
-                metadata={"allow_missing_partitions": True},
-            )
+            "whale_holders": window_input(WHALE_HOLDERS, fetch_plan_days(settings)),
         },
         automation_condition=after_inputs([WHALE_HOLDERS]),
         description=(
@@ -156,20 +159,8 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="bronze",
         kinds={"polars", "deltalake"},
         ins={
-            "transaction_history": dg.AssetIn(
-                TRANSACTION_HISTORY,
-                partition_mapping=swaps_window(settings),
-                metadata={"allow_missing_partitions": True},
-            ),
-            "whale_holders": dg.AssetIn(
-                WHALE_HOLDERS,
-                partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-(settings.tracking_days - 1),
-                    end_offset=0,
-                    allow_nonexistent_upstream_partitions=True,
-                ),
-                metadata={"allow_missing_partitions": True},
-            ),
+            "transaction_history": window_input(TRANSACTION_HISTORY, swaps_days(settings)),
+            "whale_holders": window_input(WHALE_HOLDERS, tracked_wallets_days(settings)),
         },
         automation_condition=after_inputs([TRANSACTION_HISTORY, WHALE_HOLDERS]),
         description="Mark prices at the end of D of every non-quote token silver reads for D.",

@@ -13,7 +13,13 @@ from smart_trader.assets.bronze import (
     window_swaps,
 )
 from smart_trader.assets.history import days_between, materialized_days
-from smart_trader.partitions import DAILY, day_of, swaps_window, tracked_wallets_window
+from smart_trader.partitions import (
+    DAILY,
+    day_of,
+    swaps_days,
+    tracked_wallets_days,
+    window_input,
+)
 from smart_trader.pnl.fifo import compute_silver
 from smart_trader.sensors import after_inputs
 from smart_trader.settings import Settings
@@ -48,16 +54,8 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             ),
         },
         ins={
-            "transaction_history": dg.AssetIn(
-                TRANSACTION_HISTORY,
-                partition_mapping=swaps_window(settings),
-                metadata={"allow_missing_partitions": True},
-            ),
-            "whale_holders": dg.AssetIn(
-                WHALE_HOLDERS,
-                partition_mapping=tracked_wallets_window(settings),
-                metadata={"allow_missing_partitions": True},
-            ),
+            "transaction_history": window_input(TRANSACTION_HISTORY, swaps_days(settings)),
+            "whale_holders": window_input(WHALE_HOLDERS, tracked_wallets_days(settings)),
             "token_metrics": dg.AssetIn(TOKEN_METRICS),
             "token_prices": dg.AssetIn(TOKEN_PRICES),
         },
