@@ -18,7 +18,7 @@ from solders.pubkey import Pubkey
 
 from smart_trader.sandbox import SandboxConfig, create_app, day_end
 
-FILTERS = {
+FILTERS: dict[str, str | int] = {
     "sort_by": "liquidity",
     "sort_type": "desc",
     "min_liquidity": 1_000_000,
@@ -63,7 +63,7 @@ async def run(seed: int, day: date, concurrency: int) -> None:
             nonlocal pages, swaps
             offset, before = 0, at
             while True:
-                params = {
+                params: dict[str, str | int] = {
                     "address": wallet,
                     "tx_type": "swap",
                     "limit": 100,
