@@ -2,14 +2,21 @@
 # (uv, the virtual environment, the locked dependencies) is installed by `make setup`.
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else a private copy in .tools/ (a venv works where `pip install --user` is
+# refused, e.g. an externally managed system Python).
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(CURDIR)/.tools/bin/uv
+endif
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 .PHONY: setup demo test bench-clients bench-fifo bench-pipeline ui
 
-setup:
-	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
-		python3 -m pip install --quiet --user uv==$(UV_VERSION)
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+setup: $(UV)
 	$(UV) sync --frozen
 	@mkdir -p $(DAGSTER_HOME)
 
