@@ -35,14 +35,20 @@ def default_resources() -> dict[str, Any]:
         )
     # The in-process sandbox keeps its webhooks in a file, so that separate runs see one webhook.
     state_dir = Path(os.environ.get("SMART_TRADER_SANDBOX_STATE_DIR", SANDBOX_STATE_DIR))
+    helius: dict[str, Any] = {
+        "webhook_url": webhook_url or SANDBOX_WEBHOOK_URL,
+        "sandbox_state_path": str(state_dir.resolve() / "helius_webhooks.json"),
+    }
+    birdeye: dict[str, Any] = {}
+    # A sandbox served over HTTP (docker-compose): both services at its URL, no real keys.
+    if sandbox_url := os.environ.get("SMART_TRADER_SANDBOX_URL"):
+        birdeye = {"base_url": sandbox_url, "sandbox_server": True}
+        helius |= {"base_url": sandbox_url, "api_key": "sandbox"}
     return {
         "io_manager": DeltaIOManager(),
         "lake": LakeResource(),
-        "birdeye": birdeye_from_env(),
-        "helius": helius_from_env(
-            webhook_url=webhook_url or SANDBOX_WEBHOOK_URL,
-            sandbox_state_path=str(state_dir.resolve() / "helius_webhooks.json"),
-        ),
+        "birdeye": birdeye_from_env(**birdeye),
+        "helius": helius_from_env(**helius),
     }
 
 

@@ -496,4 +496,4 @@ def _with_stats(result: FetchResult, session: ApiSession) -> FetchResult:
 def birdeye_from_env(**overrides: Any) -> BirdEyeClient:
     """The client as the code location configures it: key from BIRDEYE_API_KEY when set."""
     key: Any = dg.EnvVar("BIRDEYE_API_KEY") if os.environ.get("BIRDEYE_API_KEY") else None
-    return BirdEyeClient(api_key=key, **overrides)
+    return BirdEyeClient(**{"api_key": key, **overrides})

@@ -314,4 +314,4 @@ def _checked_addresses(addresses: Sequence[str]) -> tuple[str, ...]:
 def helius_from_env(**overrides: Any) -> HeliusClient:
     """The client as the code location configures it: key from HELIUS_API_KEY when set."""
     key: Any = dg.EnvVar("HELIUS_API_KEY") if os.environ.get("HELIUS_API_KEY") else None
-    return HeliusClient(api_key=key, **overrides)
+    return HeliusClient(**{"api_key": key, **overrides})
