@@ -1,7 +1,8 @@
 """FIFO engine benchmark: 10 M events over ~1 M (wallet, token) pairs, plus the speed ratio
 against the plain reference on a 1 M-event slice, measured in the same run.
 
-    .venv/bin/python smart_trader_tests/benchmarks/fifo_benchmark.py [--events 10000000] [--slice 1000000]
+    .venv/bin/python smart_trader_tests/benchmarks/fifo_benchmark.py \
+        [--events 10000000] [--slice 1000000]
 
 Each measurement runs in a fresh child process so that its peak RSS (ru_maxrss) is its own.
 The engine reads the swaps from a Parquet file through a LazyFrame, as silver reads the lake.
