@@ -359,10 +359,29 @@ def test_segment_scans_stay_inside_each_segment() -> None:
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     values = rng.normal(size=int(lengths.sum())) * 10.0 ** rng.integers(-9, 12, int(lengths.sum()))
     segments = Segments(starts, len(values))
+    laid = segments.lay(values)
+    assert np.array_equal(segments.unlay(laid), values)
     pieces = np.split(values, starts[1:])
     expected_sum = np.concatenate([np.cumsum(p) for p in pieces])
     expected_min = np.concatenate([np.minimum.accumulate(p) for p in pieces])
-    assert np.array_equal(segments.cumsum(values), expected_sum)
-    assert np.array_equal(segments.cummin(values), expected_min)
-    assert np.array_equal(segments.previous(values)[starts], np.zeros(len(starts)))
+    # Sequential per segment, as a loop would add: bit for bit.
+    assert np.array_equal(segments.unlay(segments.cumsum(laid)), expected_sum)
+    assert np.array_equal(segments.unlay(segments.cummin(laid)), expected_min)
+    expected_previous = np.concatenate([np.append(0.0, p[:-1]) for p in pieces])
+    assert np.array_equal(segments.unlay(segments.previous(laid)), expected_previous)
     assert np.allclose(segments.sums(values), [p.sum() for p in pieces], rtol=1e-12, atol=0)
+
+    # Restarts split segments further: the same scans over the finer segments.
+    restart_at = np.array([8, 300, 301, 1007], dtype=np.int64)
+    finer = np.union1d(starts, restart_at)
+    restart = np.zeros(len(values), dtype=bool)
+    restart[finer] = True
+    sub = np.split(values, finer[1:])
+    assert np.array_equal(
+        segments.unlay(segments.cumsum(laid, segments.lay(restart))),
+        np.concatenate([np.cumsum(p) for p in sub]),
+    )
+    assert np.array_equal(
+        segments.unlay(segments.cummin(laid, segments.lay(restart))),
+        np.concatenate([np.minimum.accumulate(p) for p in sub]),
+    )

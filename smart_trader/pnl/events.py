@@ -68,7 +68,7 @@ def swap_value_usd(quote_assets: Collection[str]) -> pl.Expr:
 
 
 _HASH_SEEDS = (0, 1, 2)
-_SORT_CHUNK = 6
+_DAY_GRID_CELLS = 50_000_000
 
 
 class HashCollisionError(RuntimeError):
@@ -83,19 +83,20 @@ class WindowEvents:
     gigabytes and seconds): the input is read once into numeric columns with 64-bit hashes of
     the addresses (checked collision-free with a second, independent hash), and the few strings
     needed afterwards (one per wallet and token, tied transactions' tx_hash) are fetched by row.
+    Wallets and tokens get dense ids in lexical order of their address, so that sorting by id
+    sorts by address.
 
     source: the swaps (needed columns, lazily) plus value_usd, for the mark-price fallback.
-    swaps: per swap, sorted by (wallet, tx_hash hash, block_time, block_number, ins_index,
-      inner_ins_index): wallet_id, tx_id (dense, one per (wallet, tx_hash); each transaction's rows
-      are contiguous, its first row is its first swap), wallet_first, tx_first, src (the input
-      row), the order columns but tx_hash, sold_h/bought_h (token keys), amounts, leg prices,
-      value_usd, fetch_truncated.
-    wallets: wallet_id, wallet_address, wallet_rank (lexical). tokens: token_key, token_address,
-      token_rank (lexical).
-    txs: one row per tx_id (row i is tx_id i): wallet_id, tx_seq (the transaction's position in
-      event order, increasing within a wallet, ties of block_time and block_number broken by
-      tx_hash), time_us (its first swap's block_time, epoch µs).
-    would_be: one row per would-be event: wallet_id, tx_id, token_key, is_buy, qty, value_usd
+    swaps: per swap, in input order: src (the input row), the order columns but tx_hash,
+      sold_h/bought_h (token keys), amounts, leg prices, value_usd.
+    wallets: wallet_id, wallet_address (row i is wallet_id i). tokens: token_key, token_id,
+      token_address (row i is token_id i); quote assets are not in it.
+    txs: one row per tx_id (row i is tx_id i): wallet_id, tx_seq (the transaction's rank in
+      event order, ties of block_time and block_number broken by tx_hash within a wallet),
+      time_us (its first swap's block_time, epoch µs).
+    wallet_days: per wallet_id, active_days and max_trades_per_day.
+    wallet_swaps: per wallet_id, history_truncated and first_us/last_us over its swaps.
+    would_be: one row per would-be event: wallet_id, tx_id, token_id, is_buy, qty, value_usd
       (null when unpriced).
     """
 
@@ -104,20 +105,27 @@ class WindowEvents:
     wallets: pl.DataFrame
     tokens: pl.DataFrame
     txs: pl.DataFrame
+    wallet_days: pl.DataFrame
+    wallet_swaps: pl.DataFrame
     would_be: pl.DataFrame
+
+
+def rows_at(source: pl.LazyFrame, columns: list[str], rows: np.ndarray) -> pl.DataFrame:
+    """source[columns] at the given row numbers, in that order, in one read of those columns."""
+    wanted = pl.DataFrame({"row": rows.astype(np.int64)}).with_row_index("at")
+    found = (
+        source.select(columns)
+        .with_row_index("row")
+        .filter(pl.col("row").is_in(pl.Series(np.unique(rows).astype(np.int64)).implode()))
+        .with_columns(pl.col("row").cast(pl.Int64))
+        .collect()
+    )
+    return wanted.join(found, on="row", how="left").sort("at").select(columns)
 
 
 def strings_at(source: pl.LazyFrame, column: str, rows: np.ndarray) -> pl.Series:
     """source[column] at the given row numbers, in that order, without reading it all in."""
-    wanted = pl.DataFrame({"row": rows.astype(np.int64)}).with_row_index("at")
-    found = (
-        source.select(column)
-        .with_row_index("row")
-        .filter(pl.col("row").is_in(pl.Series(rows.astype(np.int64)).implode()))
-        .with_columns(pl.col("row").cast(pl.Int64))
-        .collect(engine="streaming")
-    )
-    return wanted.join(found, on="row", how="left").sort("at").get_column(column)
+    return rows_at(source, [column], rows).get_column(column)
 
 
 def _hashes(seed: int) -> list[pl.Expr]:
@@ -133,6 +141,135 @@ def _hashes(seed: int) -> list[pl.Expr]:
     return out
 
 
+def _distinct_keys(keys: pl.DataFrame) -> pl.DataFrame | None:
+    """key, src, side: one row per distinct key (key, key2, src, side given per occurrence);
+    None if two values share `key`: then (key, key2) has more distinct values than key (a
+    coincidence of key ^ key2 only costs a retry with the next seed)."""
+    firsts = keys.get_column("key").arg_unique()
+    mixed = keys.select(pl.col("key").xor(pl.col("key2"))).to_series()
+    if mixed.n_unique() != len(firsts):
+        return None
+    return keys[firsts].select("key", "src", "side")
+
+
+def _lexical_ids(distinct: pl.DataFrame, names: pl.Series, name: str) -> pl.DataFrame:
+    """key, id, name: ids numbered in lexical order of the names."""
+    return (
+        distinct.select("key")
+        .with_columns(names.alias(name))
+        .sort(name)
+        .with_row_index("id")
+        .select("key", pl.col("id").cast(pl.Int64), name)
+    )
+
+
+def _read(source: pl.LazyFrame, quote_assets: Collection[str], seed: int) -> pl.DataFrame:
+    quotes = pl.Series(sorted(quote_assets), dtype=pl.String).implode()
+    return (
+        source.select(
+            "block_time",
+            "block_number",
+            "ins_index",
+            "inner_ins_index",
+            "sold_amount",
+            "bought_amount",
+            "sold_price_usd",
+            "bought_price_usd",
+            "fetch_truncated",
+            "value_usd",
+            *_hashes(seed),
+            sold_quote=pl.col("sold_token_address").is_in(quotes),
+            bought_quote=pl.col("bought_token_address").is_in(quotes),
+        )
+        .with_row_index("src")
+        .collect()
+    )
+
+
+def _keyed(
+    source: pl.LazyFrame, quote_assets: Collection[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The swaps read with wallet_id, sold_h, bought_h (token keys) and multi (the swap's
+    transaction has other swaps), in input order; the wallet table (wallet_id, wallet_address);
+    the token table (token_key, token_id, token_address); and the multi-swap rows (src, w_h, t_h)
+    sorted by (wallet, tx_hash) hashes then block_time, block_number, ins_index,
+    inner_ins_index."""
+    for seed in _HASH_SEEDS:
+        raw = _read(source, quote_assets, seed)
+        wallets = _distinct_keys(raw.select("src", key="w_h", key2="w_h2", side=pl.lit(0, pl.Int8)))
+        # Quote assets never get events or marks: only the other legs' tokens are needed. Bought
+        # legs come first so that, usually, no token's name has to be read from the sold column.
+        tokens = _distinct_keys(
+            pl.concat(
+                [
+                    raw.lazy()
+                    .filter(~pl.col("bought_quote"))
+                    .select("src", key="bought_h", key2="bought_h2", side=pl.lit(2, pl.Int8)),
+                    raw.lazy()
+                    .filter(~pl.col("sold_quote"))
+                    .select("src", key="sold_h", key2="sold_h2", side=pl.lit(1, pl.Int8)),
+                ]
+            ).collect()
+        )
+        if wallets is None or tokens is None:
+            continue
+        # A transaction is a (wallet, tx_hash): one sort on a combined hash finds the swaps that
+        # share one with another swap. A combined-hash collision only sends a few one-swap
+        # transactions down the multi-swap path, which groups on both hashes.
+        combined = raw.select(pl.col("w_h").xor(pl.col("t_h"))).to_series()
+        order = combined.arg_sort().to_numpy()
+        ordered = combined.to_numpy()[order]
+        same = ordered[1:] == ordered[:-1]
+        shared = np.zeros(len(order), dtype=bool)
+        shared[1:] |= same
+        shared[:-1] |= same
+        is_multi = np.zeros(len(order), dtype=bool)
+        is_multi[order[shared]] = True
+        del combined, order, ordered, same, shared
+        raw = raw.with_columns(multi=pl.Series(is_multi))
+        multi = raw[np.flatnonzero(is_multi)].sort(
+            "w_h", "t_h", "block_time", "block_number", "ins_index", "inner_ins_index"
+        )
+        if _collides(multi):
+            continue
+        break
+    else:
+        raise HashCollisionError("address hashes collide under every seed")
+
+    firsts = pl.concat([wallets, tokens])
+    side_columns = ("wallet_address", "sold_token_address", "bought_token_address")
+    sides = firsts.get_column("side")
+    columns = [name for i, name in enumerate(side_columns) if i == 0 or (sides == i).any()]
+    strings = rows_at(source, columns, firsts.get_column("src").to_numpy())
+    names = strings.select(
+        name=pl.coalesce(
+            pl.when(sides == i).then(pl.col(name))
+            for i, name in enumerate(side_columns)
+            if name in columns
+        )
+    ).to_series()
+    wallet_ids = _lexical_ids(wallets, names.head(wallets.height), "wallet_address")
+    token_ids = _lexical_ids(tokens, names.tail(tokens.height), "token_address")
+    # Join only the key column: a join would gather every column of the left frame.
+    wallet_id = (
+        raw.select("w_h")
+        .join(
+            wallet_ids.select(w_h="key", wallet_id="id"),
+            on="w_h",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("wallet_id")
+    )
+    raw = raw.with_columns(wallet_id).drop("w_h2", "t_h2", "sold_h2", "bought_h2")
+    return (
+        raw.drop("w_h", "t_h"),
+        wallet_ids.select(wallet_id="id", wallet_address="wallet_address"),
+        token_ids.select(token_key="key", token_id="id", token_address="token_address"),
+        multi.select("src", "w_h", "t_h"),
+    )
+
+
 def _collides(keyed: pl.DataFrame) -> bool:
     """keyed is sorted by (w_h, t_h, ...): a run of one hash must have one second hash."""
     same_w = pl.col("w_h") == pl.col("w_h").shift(1)
@@ -144,136 +281,71 @@ def _collides(keyed: pl.DataFrame) -> bool:
     return bool(bad)
 
 
-def _token_table(keyed: pl.DataFrame, source: pl.LazyFrame) -> pl.DataFrame | None:
-    """token_key, token_address, token_rank; None if two tokens share a hash."""
-    legs = pl.concat(
-        [
-            keyed.select("src", key="sold_h", key2="sold_h2", side=pl.lit(0, pl.Int8)),
-            keyed.select("src", key="bought_h", key2="bought_h2", side=pl.lit(1, pl.Int8)),
-        ]
-    )
-    if legs.select("key", "key2").unique().height != legs.get_column("key").n_unique():
-        return None
-    firsts = legs[legs.select(pl.col("key").arg_unique()).to_series()]
-    parts = []
-    for side, column in ((0, "sold_token_address"), (1, "bought_token_address")):
-        mine = firsts.filter(pl.col("side") == side)
-        rows = mine.get_column("src").to_numpy()
-        parts.append(mine.select(token_key="key", token_address=strings_at(source, column, rows)))
-    return pl.concat(parts).with_columns(
-        token_rank=pl.col("token_address").rank("ordinal").cast(pl.Int64)
-    )
-
-
-def _collect_sorted(lf: pl.LazyFrame, by: tuple[str, ...]) -> pl.DataFrame:
-    """lf collected and sorted by `by`, a few columns at a time so that the sort never holds two
-    copies of the whole frame."""
-    frame = lf.collect(engine="streaming")
-    order = frame.select(*by).with_row_index("i").sort(*by).get_column("i")
-    parts = []
-    names = frame.columns
-    for start in range(0, len(names), _SORT_CHUNK):
-        chunk = names[start : start + _SORT_CHUNK]
-        parts.append(frame.select(chunk)[order])
-        frame = frame.drop(chunk)
-    return pl.concat(parts, how="horizontal")
-
-
-def _hash_and_sort(
-    source: pl.LazyFrame, quote_assets: Collection[str]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The swaps' numeric columns, address hashes and src (the input row number), sorted by
-    (wallet, tx_hash) hashes then block_time, block_number, ins_index, inner_ins_index; and the
-    token table."""
-    quotes = pl.Series(sorted(quote_assets), dtype=pl.String).implode()
-    for seed in _HASH_SEEDS:
-        keyed = _collect_sorted(
-            source.select(
-                "block_time",
-                "block_number",
-                "ins_index",
-                "inner_ins_index",
-                "sold_amount",
-                "bought_amount",
-                "sold_price_usd",
-                "bought_price_usd",
-                "fetch_truncated",
-                "value_usd",
-                *_hashes(seed),
-                sold_quote=pl.col("sold_token_address").is_in(quotes),
-                bought_quote=pl.col("bought_token_address").is_in(quotes),
-            ).with_row_index("src"),
-            ("w_h", "t_h", "block_time", "block_number", "ins_index", "inner_ins_index"),
-        )
-        tokens = _token_table(keyed, source)
-        if tokens is not None and not _collides(keyed):
-            return keyed, tokens
-    raise HashCollisionError("address hashes collide under every seed")
-
-
 def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[str]) -> WindowEvents:
-    """Value the swaps and build the would-be events of each (wallet, transaction)."""
+    """Value the swaps and build the would-be events of each (wallet, transaction).
+
+    A transaction of one swap (the common case) is its own row: no sort, no merge. Only the
+    swaps of multi-swap transactions are sorted and grouped.
+    """
     lf = swaps.lazy() if isinstance(swaps, pl.DataFrame) else swaps
     source = lf.select(SWAP_COLUMNS).with_columns(value_usd=swap_value_usd(quote_assets))
-    keyed, tokens = _hash_and_sort(source, quote_assets)
-    keyed = (
-        keyed.with_columns(
-            wallet_first=(pl.col("w_h") != pl.col("w_h").shift(1)).fill_null(True),
-        )
-        .with_columns(
-            tx_first=pl.col("wallet_first")
-            | (pl.col("t_h") != pl.col("t_h").shift(1)).fill_null(True),
-        )
-        .with_columns(
-            wallet_id=pl.col("wallet_first").cum_sum().cast(pl.Int64) - 1,
-            tx_id=pl.col("tx_first").cum_sum().cast(pl.Int64) - 1,
-        )
-    )
-    source_row = keyed.get_column("src").to_numpy()
-    wallet_rows = np.flatnonzero(keyed.get_column("wallet_first").to_numpy())
-    wallets = pl.DataFrame(
-        {"wallet_address": strings_at(source, "wallet_address", source_row[wallet_rows])}
-    ).select(
-        wallet_id=pl.int_range(pl.len(), dtype=pl.Int64),
-        wallet_address="wallet_address",
-        wallet_rank=pl.col("wallet_address").rank("ordinal").cast(pl.Int64),
-    )
-    txs = _transactions(keyed, source, source_row)
+    raw, wallets, tokens, multi = _keyed(source, quote_assets)
+    is_multi = raw.get_column("multi").to_numpy()
+    n_single = int(len(is_multi) - is_multi.sum())
 
-    n_swaps = keyed.height
-    first_rows = np.flatnonzero(keyed.get_column("tx_first").to_numpy())
-    tx_sizes = np.diff(np.append(first_rows, n_swaps))
-    # A single-swap transaction with two distinct tokens needs no merging: each non-quote leg is
-    # its own event. Everything else goes through the group-by.
-    single = pl.Series(tx_sizes == 1).gather(keyed.get_column("tx_id")) & (
-        keyed.get_column("sold_h") != keyed.get_column("bought_h")
+    tx_first = (
+        multi.select(
+            ((pl.col("w_h") != pl.col("w_h").shift(1)) | (pl.col("t_h") != pl.col("t_h").shift(1)))
+            .fill_null(True)
+            .alias("first")
+        )
+        .to_series()
+        .to_numpy()
     )
-    with_single = keyed.with_columns(single=single)
+    multi_tx = np.cumsum(tx_first) - 1 + n_single
+    tx_id = np.empty(raw.height, dtype=np.int64)
+    tx_id[~is_multi] = np.arange(n_single, dtype=np.int64)
+    tx_id[multi.get_column("src").to_numpy()] = multi_tx
+    raw = raw.with_columns(tx_id=pl.Series(tx_id))
+    # Each transaction's first swap: single ones in input order, then the multi ones' firsts.
+    first_src = np.concatenate(
+        [np.flatnonzero(~is_multi), multi.get_column("src").to_numpy()[tx_first]]
+    )
+    firsts = raw.select("wallet_id", "block_number", "block_time", "src")
+    txs = _transactions(firsts if n_single == raw.height else firsts[first_src], source)
+
     legs = pl.concat(
         [
-            with_single.filter(~pl.col("sold_quote")).select(
+            raw.lazy()
+            .filter(~pl.col("sold_quote"))
+            .select(
                 "wallet_id",
                 "tx_id",
-                "single",
+                "multi",
+                other="bought_h",
                 token_key="sold_h",
                 is_buy=pl.lit(False),
                 qty="sold_amount",
                 value_usd="value_usd",
             ),
-            with_single.filter(~pl.col("bought_quote")).select(
+            raw.lazy()
+            .filter(~pl.col("bought_quote"))
+            .select(
                 "wallet_id",
                 "tx_id",
-                "single",
+                "multi",
+                other="sold_h",
                 token_key="bought_h",
                 is_buy=pl.lit(True),
                 qty="bought_amount",
                 value_usd="value_usd",
             ),
         ]
-    )
-    direct = legs.filter(pl.col("single")).drop("single")
+    ).collect()
+    # A single swap with the same token on both legs both buys and sells it: no event.
+    direct = legs.filter(~pl.col("multi") & (pl.col("token_key") != pl.col("other")))
     merged = (
-        legs.filter(~pl.col("single"))
+        legs.filter(pl.col("multi"))
         .group_by("tx_id", "token_key")
         .agg(
             pl.col("wallet_id").first(),
@@ -293,14 +365,15 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
             value_usd=pl.when(pl.col("unpriced")).then(None).otherwise(pl.col("value")),
         )
     )
-    would_be = pl.concat([direct, merged.select(direct.columns)])
+    columns = ["wallet_id", "tx_id", "token_key", "is_buy", "qty", "value_usd"]
+    would_be = (
+        pl.concat([direct.select(columns), merged.select(columns)])
+        .join(tokens.select("token_key", "token_id"), on="token_key", how="left")
+        .drop("token_key")
+    )
     return WindowEvents(
         source=source,
-        swaps=keyed.select(
-            "wallet_id",
-            "tx_id",
-            "wallet_first",
-            "tx_first",
+        swaps=raw.select(
             "src",
             "block_time",
             "block_number",
@@ -313,51 +386,102 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
             "sold_price_usd",
             "bought_price_usd",
             "value_usd",
-            "fetch_truncated",
         ),
         wallets=wallets,
         tokens=tokens,
         txs=txs,
+        wallet_days=_wallet_days(raw, wallets.height),
+        wallet_swaps=_wallet_swaps(raw, wallets.height),
         would_be=would_be,
     )
 
 
-def _transactions(
-    keyed: pl.DataFrame, source: pl.LazyFrame, source_row: np.ndarray
-) -> pl.DataFrame:
-    """wallet_id, time_us, tx_seq per tx_id (see WindowEvents)."""
-    first_rows = np.flatnonzero(keyed.get_column("tx_first").to_numpy())
-    txs = keyed[first_rows].select(
-        "wallet_id", "block_number", time_us=pl.col("block_time").dt.epoch("us")
+def _wallet_swaps(raw: pl.DataFrame, n_wallets: int) -> pl.DataFrame:
+    """wallet_id, history_truncated, first_us, last_us over each wallet's swaps."""
+    wallet = raw.get_column("wallet_id").to_numpy()
+    time_us = raw.get_column("block_time").dt.epoch("us").to_numpy()
+    first = np.full(n_wallets, np.iinfo(np.int64).max)
+    last = np.full(n_wallets, np.iinfo(np.int64).min)
+    truncated = np.zeros(n_wallets, dtype=bool)
+    np.minimum.at(first, wallet, time_us)
+    np.maximum.at(last, wallet, time_us)
+    np.logical_or.at(
+        truncated, wallet, raw.get_column("fetch_truncated").fill_null(False).to_numpy()
     )
-    perm = (
-        txs.select(pl.arg_sort_by("wallet_id", "time_us", "block_number"))
-        .to_series()
-        .to_numpy()
-        .copy()
+    return pl.DataFrame(
+        {
+            "wallet_id": np.arange(n_wallets, dtype=np.int64),
+            "history_truncated": truncated,
+            "first_us": first,
+            "last_us": last,
+        }
     )
-    ordered = txs[perm]
-    same = (
-        ordered.select(
-            (pl.col("wallet_id") == pl.col("wallet_id").shift(1))
-            & (pl.col("time_us") == pl.col("time_us").shift(1))
-            & (pl.col("block_number") == pl.col("block_number").shift(1))
+
+
+def _wallet_days(raw: pl.DataFrame, n_wallets: int) -> pl.DataFrame:
+    """wallet_id, active_days, max_trades_per_day: a transaction counts on each UTC day it has a
+    swap. Counted per (wallet, day) cell of a dense grid when that is small (windows are weeks
+    long), else by group-by."""
+    days = raw.select("wallet_id", "tx_id", day=pl.col("block_time").dt.epoch("d"))
+    multi = raw.get_column("multi")
+    # One-swap transactions are one row each; multi-swap ones count once per day.
+    days = pl.concat(
+        [
+            days.filter(~multi).drop("tx_id"),
+            days.filter(multi).unique(["tx_id", "day"]).drop("tx_id"),
+        ]
+    )
+    wallet = days.get_column("wallet_id").to_numpy()
+    day = days.get_column("day").to_numpy()
+    first_day = int(day.min()) if len(day) else 0
+    span = int(day.max()) - first_day + 1 if len(day) else 1
+    if n_wallets * span <= _DAY_GRID_CELLS:
+        grid = np.bincount(wallet * span + (day - first_day), minlength=n_wallets * span)
+        grid = grid.reshape(n_wallets, span)
+        return pl.DataFrame(
+            {
+                "wallet_id": np.arange(n_wallets, dtype=np.int64),
+                "active_days": (grid > 0).sum(axis=1).astype(np.int32),
+                "max_trades_per_day": grid.max(axis=1, initial=0).astype(np.int32),
+            }
         )
-        .to_series()
-        .fill_null(False)
-        .to_numpy()
+    return (
+        days.group_by("wallet_id", "day")
+        .agg(n=pl.len())
+        .group_by("wallet_id")
+        .agg(
+            active_days=pl.len().cast(pl.Int32),
+            max_trades_per_day=pl.col("n").max().cast(pl.Int32),
+        )
     )
-    tied = same.copy()
-    tied[:-1] |= same[1:]
+
+
+def _transactions(firsts: pl.DataFrame, source: pl.LazyFrame) -> pl.DataFrame:
+    """wallet_id, time_us, tx_seq per tx_id, from each transaction's first swap (see
+    WindowEvents). One sort on time; transactions tied on it are re-sorted on their own."""
+    txs = firsts.select(
+        "wallet_id", "block_number", "src", time_us=pl.col("block_time").dt.epoch("us")
+    )
+    perm = txs.get_column("time_us").arg_sort().to_numpy().astype(np.int64)
+    ordered_time = txs.get_column("time_us").to_numpy()[perm]
+    same = ordered_time[1:] == ordered_time[:-1]
+    tied = np.zeros(len(perm), dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
     positions = np.flatnonzero(tied)
     if len(positions):
-        # Same wallet, block_time and slot: order those transactions by tx_hash (lexical).
         members = perm[positions]
-        sub = ordered[positions].with_columns(
-            tx_hash=strings_at(source, "tx_hash", source_row[first_rows[members]])
-        )
+        sub = txs[members]
+        # Only one wallet's transactions tied on block_time and block_number need the tx_hash.
+        needs = sub.select(pl.struct("wallet_id", "time_us", "block_number").is_duplicated())
+        needs_rows = np.flatnonzero(needs.to_series().to_numpy())
+        tx_hash = pl.repeat(None, len(members), dtype=pl.String, eager=True).alias("tx_hash")
+        if len(needs_rows):
+            src = sub.get_column("src").to_numpy()[needs_rows]
+            tx_hash.scatter(needs_rows, strings_at(source, "tx_hash", src))
         sub_order = (
-            sub.select(pl.arg_sort_by("wallet_id", "time_us", "block_number", "tx_hash"))
+            sub.with_columns(tx_hash)
+            .select(pl.arg_sort_by("time_us", "block_number", "wallet_id", "tx_hash"))
             .to_series()
             .to_numpy()
         )

@@ -6,9 +6,10 @@ contract's reflected cumulative sum open_k = C_k - min(0, min_(j<=k) C_j), C the
 cumulative quantity, and a SELL's matched quantity is open_(k-1) - open_k (the rest of it is
 unmatched). Lot j occupies [B_(j-1), B_j) on the cumulative-bought axis and SELL k's matched part
 [Q_(k-1), Q_k) on the same axis (Q: cumulative matched); Q_k <= B_k, so a sell only overlaps
-earlier lots, and consuming the oldest lots first is exactly that overlap. Sorting both kinds of
-boundaries cuts the axis into pieces that each lie in one lot and one sell: O(n log n) overall,
-O(n) pieces; every money figure is a sum of per-piece products (m*c, m*(p - c), m*c*dt).
+earlier lots, and consuming the oldest lots first is exactly that overlap. Both kinds of
+boundaries are sorted already, so one binary search per sell end finds the lots it covers, and
+those overlaps are pieces that each lie in one lot and one sell: O(n log n) overall, O(n)
+pieces; every money figure is a sum of per-piece products (m*c, m*(p - c), m*c*dt).
 
 Numerics: float64; cumulative sums only within a pair (segments.Segments scans each pair on its
 own), and restarted wherever the position goes flat after a sell (episodes, see _episodes), so
@@ -30,7 +31,12 @@ max_trades_per_day count UTC days of block_time (a transaction counts on each da
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import ctypes
+import ctypes.util
+import platform
+from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
@@ -45,38 +51,79 @@ from smart_trader.pnl.segments import F64, I64, Bools, Segments
 DUST_EPSILON = 1e-9
 _US_PER_SECOND = 1_000_000.0
 _MAX_EPISODE_PASSES = 8
+# numpy releases the GIL in its array loops: pairs are independent, so two threads (this machine's
+# cores) each run the FIFO of half of them.
+_FIFO_THREADS = 2
+# glibc mallopt parameters (malloc.h) and their defaults.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_DEFAULT_THRESHOLD = 128 * 1024
+_KEEP_THRESHOLD = 1 << 30
 
 
-def _episodes(pairs: Segments, is_buy: Bools, signed: F64) -> tuple[Segments, F64, Bools]:
+@contextmanager
+def _reuse_freed_memory() -> Iterator[None]:
+    """Inside, glibc keeps freed memory for reuse instead of returning it to the kernel.
+
+    Every numpy operation over 10^7 events allocates a new ~80 MB array, which glibc maps fresh
+    and unmaps on free, so each one page-faults all its memory in again: measured here, that is
+    a third of the FIFO's time. Afterwards the default thresholds come back and the heap is
+    trimmed, so the process does not keep the memory. A no-op off glibc.
+    """
+    name = ctypes.util.find_library("c")
+    if platform.libc_ver()[0] != "glibc" or name is None:
+        yield
+        return
+    libc = ctypes.CDLL(name)
+    libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_THRESHOLD)
+    libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_THRESHOLD)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD)
+        libc.malloc_trim(0)
+
+
+def _episodes(pairs: Segments, is_buy: Bools, signed: F64) -> tuple[Bools, F64, Bools]:
     """Split each pair into episodes that end where the position is flat after a SELL.
 
     After a flat point the past no longer matters, and restarting the cumulative sums there keeps
     their residue relative to the episode's own quantities: a huge earlier oversell (tokens that
     came by transfer) would otherwise swamp later small trades. Whether a sell leaves the
     position flat is read off the current episodes' sums, so this repeats until the split is
-    stable (two or three passes; each only refines near-exact closings). Returns the episodes,
-    the open quantity after each event, and whether each event leaves the position flat.
+    stable (two or three passes; each only refines near-exact closings). Arrays are laid out
+    (Segments.lay). Returns where each episode starts, the open quantity after each event, and
+    whether each event leaves the position flat.
     """
-    starts = pairs.first_mask
-    episodes = pairs
+    restart = pairs.first
     for attempt in range(_MAX_EPISODE_PASSES):
-        if attempt:
-            episodes = Segments.from_first_mask(starts)
-        c = episodes.cumsum(signed)
-        low = np.minimum(episodes.cummin(c), 0.0)
+        c = pairs.cumsum(signed, restart)
+        low = np.minimum(pairs.cummin(c, restart), 0.0)
         flat = ~is_buy & (c <= low)
-        new_starts = pairs.first_mask.copy()
-        new_starts[1:] |= flat[:-1]
-        if np.array_equal(new_starts, starts) or attempt == _MAX_EPISODE_PASSES - 1:
+        new_restart = pairs.first | pairs.previous(flat)
+        if np.array_equal(new_restart, restart) or attempt == _MAX_EPISODE_PASSES - 1:
             break
-        starts = new_starts
+        restart = new_restart
     # open_k = C_k - min(0, min_(j<=k) C_j), C the episode's signed cumulative quantity.
-    return episodes, np.maximum(c - low, 0.0), flat
+    return restart, np.maximum(c - low, 0.0), flat
 
 
-def _points_order(episode: I64, x: F64, kind: npt.NDArray[np.int8]) -> I64:
-    order = pl.DataFrame({"e": episode, "x": x, "k": kind}).select(pl.arg_sort_by("e", "x", "k"))
-    return order.to_series().to_numpy().astype(np.int64)
+def _before(values: F64, first: Bools) -> F64:
+    """Each element's predecessor, 0 where `first` (arrays in segment order)."""
+    out = np.empty_like(values)
+    out[1:] = values[:-1]
+    out[first] = 0.0
+    return out
+
+
+def _keys(episode: I64, x: F64) -> npt.NDArray[np.complex128]:
+    """(episode, x) as complex numbers, which numpy orders lexicographically (real part first):
+    an exact two-part key for one binary search, no arithmetic on x."""
+    keys = np.empty(len(x), dtype=np.complex128)
+    keys.real = episode
+    keys.imag = x
+    return keys
 
 
 def fifo_pairs(
@@ -92,45 +139,45 @@ def fifo_pairs(
     pairs = Segments.from_first_mask(pair_first)
     price = value / qty
     bq = np.where(is_buy, qty, 0.0)
-    signed = np.where(is_buy, qty, -qty)
-    cum_b = pairs.cumsum(bq)
-    episodes, open_after, flat = _episodes(pairs, is_buy, signed)
-    matched = np.where(is_buy, 0.0, np.clip(episodes.previous(open_after) - open_after, 0.0, qty))
+    # The scans run in the segments' layout; the results come back in event order.
+    buy_l, qty_l, bq_l = pairs.lay(is_buy), pairs.lay(qty), pairs.lay(bq)
+    restart, open_after, flat_l = _episodes(pairs, buy_l, np.where(buy_l, qty_l, -qty_l))
+    open_before = np.where(restart, 0.0, pairs.previous(open_after))
+    matched_l = np.where(buy_l, 0.0, np.clip(open_before - open_after, 0.0, qty_l))
+    counted = pairs.unlay(~buy_l & (matched_l > DUST_EPSILON * pairs.cumsum(bq_l)))
+    b_ep = pairs.unlay(pairs.cumsum(bq_l, restart))
+    q_ep = pairs.unlay(pairs.cumsum(matched_l, restart))
+    ep_first = pairs.unlay(restart)
+    flat = pairs.unlay(flat_l)
+    matched = pairs.unlay(matched_l)
+    del buy_l, qty_l, bq_l, restart, open_after, flat_l, open_before, matched_l
     unmatched = np.where(is_buy, 0.0, np.maximum(qty - matched, 0.0))
-    b_ep = episodes.cumsum(bq)
-    b_prev = episodes.previous(b_ep)
-    q_ep = episodes.cumsum(matched)
-    q_prev = episodes.previous(q_ep)
-    ep_id = episodes.ids()
-    q_end_ep = q_ep[episodes.lasts] if n else np.zeros(0)
-    q_end = q_end_ep[ep_id]
+    b_prev = _before(b_ep, ep_first)
+    q_prev = _before(q_ep, ep_first)
+    ep_id = np.cumsum(ep_first) - 1
+    ep_lasts = np.append(np.flatnonzero(ep_first)[1:] - 1, n - 1) if n else ep_id
+    q_end = q_ep[ep_lasts][ep_id]
 
     # Lots occupy [b_prev, b_ep) and a sell's matched part [q_prev, q_ep) on the episode's
-    # quantity axis; consecutive boundaries cut it into pieces in one lot and one sell each.
+    # quantity axis; both are sorted by (episode, position), so two binary searches give each
+    # sell's first and last lot, and every lot in between is one piece.
     lots = np.flatnonzero(is_buy)
     sells = np.flatnonzero(matched > 0)
-    ends = np.flatnonzero(q_end_ep > 0)
-    p_episode = np.concatenate([ep_id[lots], ep_id[sells], ends])
-    p_x = np.concatenate([b_prev[lots], q_prev[sells], q_end_ep[ends]])
-    p_kind = np.concatenate(
-        [np.zeros(len(lots), np.int8), np.ones(len(sells), np.int8), np.full(len(ends), 2, np.int8)]
+    lot_ep, sell_ep = ep_id[lots], ep_id[sells]
+    first = np.searchsorted(
+        _keys(lot_ep, b_prev[lots]), _keys(sell_ep, q_prev[sells]), side="right"
     )
-    p_lot = np.concatenate([lots, np.full(len(sells) + len(ends), -1, np.int64)])
-    p_sell = np.concatenate(
-        [np.full(len(lots), -1, np.int64), sells, np.full(len(ends), -1, np.int64)]
+    last = np.searchsorted(_keys(lot_ep, b_ep[lots]), _keys(sell_ep, q_ep[sells]), side="left")
+    del lot_ep, sell_ep
+    first -= 1
+    spans = np.maximum(last - first, 0) + 1
+    sell_of = np.repeat(sells, spans)
+    offsets = np.arange(len(sell_of), dtype=np.int64) - np.repeat(np.cumsum(spans) - spans, spans)
+    lot_of = lots[np.repeat(first, spans) + offsets]
+    del first, last, spans, offsets
+    m = np.maximum(
+        np.minimum(b_ep[lot_of], q_ep[sell_of]) - np.maximum(b_prev[lot_of], q_prev[sell_of]), 0.0
     )
-    order = _points_order(p_episode, p_x, p_kind)
-    del p_kind, lots, sells, ends
-    p_episode, p_x = p_episode[order], p_x[order]
-    # Lot and sell rows both increase along the sorted points: a running max forward-fills.
-    p_lot = np.maximum.accumulate(p_lot[order]) if len(order) else p_lot
-    p_sell = np.maximum.accumulate(p_sell[order]) if len(order) else p_sell
-    p_end = q_end_ep[p_episode]
-    x_next = np.append(p_x[1:], np.inf)
-    piece = (p_x < p_end) & (p_sell >= episodes.starts[p_episode])
-    lot_of, sell_of = p_lot[piece], p_sell[piece]
-    m = np.minimum(x_next[piece], p_end[piece]) - p_x[piece]
-    del order, p_episode, p_x, p_lot, p_sell, p_end, x_next, piece
     c = price[lot_of]
     piece_cost = m * c
     dt = (time_us[sell_of] - time_us[lot_of]).astype(np.float64) / _US_PER_SECOND
@@ -140,9 +187,8 @@ def fifo_pairs(
 
     # What is left of lot j: the part of [b_prev, b_ep) above the episode's final matched
     # quantity; nothing once the episode closed flat.
-    closed = flat[episodes.lasts][ep_id] if n else np.zeros(0, dtype=bool)
+    closed = flat[ep_lasts][ep_id]
     left = np.where(is_buy & ~closed, np.maximum(b_ep - np.maximum(b_prev, q_end), 0.0), 0.0)
-    counted = ~is_buy & (matched > DUST_EPSILON * cum_b)
     winning = counted & (realized > DUST_EPSILON * cost)
     sold = ~is_buy
     return {
@@ -166,49 +212,33 @@ def fifo_pairs(
     }
 
 
+def fifo_all_pairs(
+    pair_first: Bools, is_buy: Bools, qty: F64, value: F64, time_us: I64
+) -> dict[str, np.ndarray]:
+    """fifo_pairs over chunks of whole pairs in parallel threads, results concatenated."""
+    firsts = np.flatnonzero(pair_first)
+    if len(firsts) < _FIFO_THREADS:
+        return fifo_pairs(pair_first, is_buy, qty, value, time_us)
+    cuts = firsts[np.linspace(0, len(firsts), _FIFO_THREADS + 1).astype(np.int64)[1:-1]]
+    bounds = list(zip(np.append(0, cuts), np.append(cuts, len(qty)), strict=True))
+    with ThreadPoolExecutor(_FIFO_THREADS) as pool:
+        parts = list(
+            pool.map(
+                lambda b: fifo_pairs(
+                    pair_first[b[0] : b[1]],
+                    is_buy[b[0] : b[1]],
+                    qty[b[0] : b[1]],
+                    value[b[0] : b[1]],
+                    time_us[b[0] : b[1]],
+                ),
+                bounds,
+            )
+        )
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
 def _timestamp(col: str) -> pl.Expr:
     return pl.from_epoch(pl.col(col), time_unit="us").dt.replace_time_zone("UTC")
-
-
-def _wallet_swap_table(we: WindowEvents) -> pl.DataFrame:
-    """Per wallet, over every swap: swap_count, active_days, max_trades_per_day, truncation,
-    first/last swap time (swaps are sorted by wallet)."""
-    swaps = we.swaps
-    day = pl.col("block_time").dt.date()
-    # Rows of a transaction are contiguous and sorted by block_time: each (tx, day) starts a run.
-    tx_days = (
-        swaps.select("wallet_id", "tx_first", day=day)
-        .filter(pl.col("tx_first") | (pl.col("day") != pl.col("day").shift(1)).fill_null(True))
-        .group_by("wallet_id", "day")
-        .agg(n=pl.len())
-        .group_by("wallet_id")
-        .agg(
-            active_days=pl.len().cast(pl.Int32),
-            max_trades_per_day=pl.col("n").max().cast(pl.Int32),
-        )
-    )
-    starts = np.flatnonzero(swaps.get_column("wallet_first").to_numpy())
-    time_us = swaps.get_column("block_time").dt.epoch("us").to_numpy()
-    n = swaps.height
-    per_wallet = pl.DataFrame(
-        {
-            "wallet_id": np.arange(len(starts), dtype=np.int64),
-            "swap_count": np.add.reduceat(swaps.get_column("tx_first").to_numpy(), starts)
-            if n
-            else np.zeros(0, np.int64),
-            "history_truncated": np.logical_or.reduceat(
-                swaps.get_column("fetch_truncated").to_numpy(), starts
-            )
-            if n
-            else np.zeros(0, bool),
-            "first_us": np.minimum.reduceat(time_us, starts) if n else time_us,
-            "last_us": np.maximum.reduceat(time_us, starts) if n else time_us,
-        },
-        schema_overrides={"swap_count": pl.Int64},
-    )
-    return per_wallet.join(tx_days, on="wallet_id", how="left").with_columns(
-        first_trade_at=_timestamp("first_us"), last_trade_at=_timestamp("last_us")
-    )
 
 
 def _transaction_counts(we: WindowEvents) -> pl.DataFrame:
@@ -250,54 +280,79 @@ def compute_silver(
     read more than once (numbers first, then the few strings needed, by row number), so it must
     yield its rows in the same order every time, as a scan of Parquet or Delta files does.
     """
+    with _reuse_freed_memory():
+        return _silver(
+            swaps,
+            as_of_date=as_of_date,
+            quote_assets=quote_assets,
+            metric_prices=metric_prices,
+            api_prices=api_prices,
+        )
+
+
+def _silver(
+    swaps: pl.LazyFrame | pl.DataFrame,
+    *,
+    as_of_date: date,
+    quote_assets: Collection[str],
+    metric_prices: pl.DataFrame,
+    api_prices: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     we = build_events(swaps, quote_assets)
     wallets = we.wallets
-    tx_counts = _transaction_counts(we)
-    swap_table = _wallet_swap_table(we)
-    tx_seq = we.txs.get_column("tx_seq")
-    tx_time = we.txs.get_column("time_us")
-    events = we.would_be.filter(pl.col("value_usd").is_not_null())
-    event_tx = events.get_column("tx_id")
-    # tx_seq is wallet-major, so sorting by (token, tx_seq) makes each pair contiguous, in order.
-    events = (
-        events.select("wallet_id", "token_key", "is_buy", "qty", "value_usd")
-        .with_columns(tx_seq=tx_seq.gather(event_tx), time_us=tx_time.gather(event_tx))
-        .sort("token_key", "tx_seq")
-        .with_columns(
-            pair_first=(
-                (pl.col("token_key") != pl.col("token_key").shift(1))
-                | (pl.col("wallet_id") != pl.col("wallet_id").shift(1))
-            ).fill_null(True)
-        )
-    )
-    pair_tokens = (
-        events.select(pl.col("token_key").unique())
-        .join(we.tokens, on="token_key", how="left")
-        .select("token_key", "token_address")
-    )
-    marks = mark_prices(pair_tokens, we, metric_prices=metric_prices, api_prices=api_prices).join(
-        pair_tokens, on="token_address", how="left"
-    )
     tokens = we.tokens
+    n_txs = we.txs.height
+    tx_counts = _transaction_counts(we)
+    swap_count = np.bincount(we.txs.get_column("wallet_id").to_numpy(), minlength=wallets.height)
+    swap_table = (
+        wallets.with_columns(swap_count=pl.Series(swap_count, dtype=pl.Int64))
+        .join(we.wallet_swaps, on="wallet_id", how="left")
+        .join(we.wallet_days, on="wallet_id", how="left")
+        .with_columns(first_trade_at=_timestamp("first_us"), last_trade_at=_timestamp("last_us"))
+    )
+    events = we.would_be.filter(pl.col("value_usd").is_not_null())
+    event_tx = events.get_column("tx_id").to_numpy()
+    wallet_id = events.get_column("wallet_id").to_numpy()
+    token_id = events.get_column("token_id").to_numpy()
+    tx_seq = we.txs.get_column("tx_seq").to_numpy()[event_tx]
+    time_us = we.txs.get_column("time_us").to_numpy()[event_tx]
+    pair_code = wallet_id * max(tokens.height, 1) + token_id
+    # Ids are in lexical order and tx_seq in event order: one sort by (pair, tx_seq) makes each
+    # pair contiguous and in event order, and the pairs come out sorted by (wallet, token).
+    if wallets.height * max(tokens.height, 1) * max(n_txs, 1) < 2**62:
+        order = pl.Series(pair_code * n_txs + tx_seq).arg_sort().to_numpy()
+    else:
+        order = np.lexsort((tx_seq, pair_code))
+    pair_code, time_us = pair_code[order], time_us[order]
+    is_buy = events.get_column("is_buy").to_numpy()[order]
+    qty = events.get_column("qty").to_numpy()[order]
+    value = events.get_column("value_usd").to_numpy()[order]
+    pair_first = np.ones(len(order), dtype=bool)
+    pair_first[1:] = pair_code[1:] != pair_code[:-1]
+    pair_tokens = tokens.filter(pl.Series(np.bincount(token_id, minlength=tokens.height) > 0))
+    marks = pair_tokens.join(
+        mark_prices(pair_tokens, we, metric_prices=metric_prices, api_prices=api_prices),
+        on="token_address",
+        how="left",
+    )
     # Free the per-swap frames before the FIFO's working arrays are allocated.
-    del we, tx_seq, tx_time, event_tx
-    fifo = fifo_pairs(
-        events.get_column("pair_first").to_numpy(),
-        events.get_column("is_buy").to_numpy(),
-        events.get_column("qty").to_numpy(),
-        events.get_column("value_usd").to_numpy(),
-        events.get_column("time_us").to_numpy(),
-    )
-    pairs = (
-        events.filter(pl.col("pair_first"))
-        .select("wallet_id", "token_key")
-        .with_columns(**{name: pl.Series(values) for name, values in fifo.items()})
-        .join(tokens, on="token_key", how="left")
-        .join(wallets, on="wallet_id", how="left")
-    )
-    del events, fifo
+    del we, events, event_tx, wallet_id, token_id, tx_seq, order
+    fifo = fifo_all_pairs(pair_first, is_buy, qty, value, time_us)
+    codes = pair_code[pair_first]
+    pair_wallet = codes // max(tokens.height, 1)
+    pair_token = codes % max(tokens.height, 1)
+    del pair_first, is_buy, qty, value, time_us, pair_code
     token_pnl = (
-        pairs.join(marks.drop("token_address"), on="token_key", how="left")
+        pl.DataFrame(
+            {
+                "wallet_id": pair_wallet,
+                "wallet_address": wallets.get_column("wallet_address").gather(pair_wallet),
+                "token_id": pair_token,
+                "token_address": tokens.get_column("token_address").gather(pair_token),
+                **fifo,
+            }
+        )
+        .join(marks.drop("token_address"), on="token_id", how="left", maintain_order="left")
         .with_columns(open_qty=pl.col("bought_qty") - pl.col("matched_qty"))
         .with_columns(
             as_of_date=pl.lit(as_of_date, dtype=pl.Date),
@@ -309,8 +364,8 @@ def compute_silver(
             first_trade_at=_timestamp("first_us"),
             last_trade_at=_timestamp("last_us"),
         )
-        .sort("wallet_rank", "token_rank")
     )
+    del fifo
 
     sums = ("bought_usd", "sold_usd", "cost_basis_sold_usd", "unmatched_sell_usd")
     counts = ("buy_count", "sell_count", "matched_sell_count", "winning_sell_count")
@@ -329,8 +384,7 @@ def compute_silver(
     ]
     cost_basis = pl.col("cost_basis_sold_usd")
     wallet_pnl = (
-        swap_table.join(wallets, on="wallet_id", how="left")
-        .join(tx_counts, on="wallet_id", how="left")
+        swap_table.join(tx_counts, on="wallet_id", how="left")
         .join(per_wallet_tokens, on="wallet_id", how="left")
         .with_columns(*zero_fill)
         .with_columns(
@@ -342,7 +396,7 @@ def compute_silver(
             ),
             avg_hold_seconds=pl.when(cost_basis != 0).then(pl.col("hold_numerator") / cost_basis),
         )
-        .sort("wallet_rank")
+        .sort("wallet_id")
     )
     return (
         schemas.conform(token_pnl, schemas.WALLET_TOKEN_PNL),

@@ -29,13 +29,15 @@ def _api_marks(prices: pl.DataFrame, source: str) -> pl.DataFrame:
 
 
 def _trade_marks(tokens: pl.DataFrame, swaps: pl.DataFrame, source: pl.LazyFrame) -> pl.DataFrame:
-    """last_trades / implied_trades marks of `tokens` (token_key, token_address) from the keyed
+    """last_trades / implied_trades marks of `tokens` (token_key, token_address) from the
     swaps (WindowEvents.swaps); `source` gives the strings that order legs tied on block_time
     and block_number."""
     keys = tokens.get_column("token_key").implode()
     legs = pl.concat(
         [
-            swaps.filter(pl.col(f"{side}_h").is_in(keys)).select(
+            swaps.lazy()
+            .filter(pl.col(f"{side}_h").is_in(keys))
+            .select(
                 "src",
                 "block_time",
                 "block_number",
@@ -47,7 +49,7 @@ def _trade_marks(tokens: pl.DataFrame, swaps: pl.DataFrame, source: pl.LazyFrame
             )
             for side in ("sold", "bought")
         ]
-    )
+    ).collect()
     tied = legs.select(
         pl.struct("token_key", "block_time", "block_number").is_duplicated()
     ).to_series()
