@@ -191,13 +191,7 @@ class BirdEyeClient(dg.ConfigurableResource):
             requests_per_second=rps,
             max_concurrency=self.max_concurrency,
             timeout_seconds=self.timeout_seconds,
-            retry=RetryPolicy(
-                max_retries=self.max_retries,
-                backoff_initial_seconds=self.backoff_initial_seconds,
-                backoff_max_seconds=self.backoff_max_seconds,
-                backoff_jitter_seconds=self.backoff_jitter_seconds,
-                max_retry_after_seconds=self.max_retry_after_seconds,
-            ),
+            retry=RetryPolicy.of(self),
         )
 
     def _clock_headers(self, day: dt.date, endpoint: str) -> dict[str, str]:

@@ -181,13 +181,7 @@ class HeliusClient(dg.ConfigurableResource):
             requests_per_second=self.requests_per_second,
             max_concurrency=4,
             timeout_seconds=self.timeout_seconds,
-            retry=RetryPolicy(
-                max_retries=self.max_retries,
-                backoff_initial_seconds=self.backoff_initial_seconds,
-                backoff_max_seconds=self.backoff_max_seconds,
-                backoff_jitter_seconds=self.backoff_jitter_seconds,
-                max_retry_after_seconds=self.max_retry_after_seconds,
-            ),
+            retry=RetryPolicy.of(self),
         )
 
     async def _call(

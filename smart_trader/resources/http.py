@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -123,6 +123,11 @@ class RetryPolicy:
     backoff_max_seconds: float = 10.0
     backoff_jitter_seconds: float = 0.5
     max_retry_after_seconds: float = 60.0
+
+    @classmethod
+    def of(cls, settings: object) -> RetryPolicy:
+        """The policy from a client's fields of the same names."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 @dataclass
