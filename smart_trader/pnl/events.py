@@ -44,9 +44,14 @@ def valid_price(expr: pl.Expr) -> pl.Expr:
 
 def swap_value_usd(quote_assets: Collection[str]) -> pl.Expr:
     """value_usd of each swap by the contract's cascade (see the module docstring)."""
-    quotes = pl.Series(sorted(quote_assets), dtype=pl.String)
-    sold_quote = pl.col("sold_token_address").is_in(quotes.implode())
-    bought_quote = pl.col("bought_token_address").is_in(quotes.implode())
+    quotes = pl.Series(sorted(quote_assets), dtype=pl.String).implode()
+    return leg_value_usd(
+        pl.col("sold_token_address").is_in(quotes), pl.col("bought_token_address").is_in(quotes)
+    )
+
+
+def leg_value_usd(sold_quote: pl.Expr, bought_quote: pl.Expr) -> pl.Expr:
+    """swap_value_usd given whether each leg is a quote asset."""
     sold_value = pl.col("sold_amount") * valid_price(pl.col("sold_price_usd"))
     bought_value = pl.col("bought_amount") * valid_price(pl.col("bought_price_usd"))
     chosen = (
@@ -86,7 +91,7 @@ class WindowEvents:
     Wallets and tokens get dense ids in lexical order of their address, so that sorting by id
     sorts by address.
 
-    source: the swaps (needed columns, lazily) plus value_usd, for the mark-price fallback.
+    source: the swaps (needed columns, lazily), to fetch strings by row.
     swaps: per swap, in input order: src (the input row), the order columns but tx_hash,
       sold_h/bought_h (token keys), amounts, leg prices, value_usd.
     wallets: wallet_id, wallet_address (row i is wallet_id i). tokens: token_key, token_id,
@@ -176,11 +181,11 @@ def _read(source: pl.LazyFrame, quote_assets: Collection[str], seed: int) -> pl.
             "sold_price_usd",
             "bought_price_usd",
             "fetch_truncated",
-            "value_usd",
             *_hashes(seed),
             sold_quote=pl.col("sold_token_address").is_in(quotes),
             bought_quote=pl.col("bought_token_address").is_in(quotes),
         )
+        .with_columns(value_usd=leg_value_usd(pl.col("sold_quote"), pl.col("bought_quote")))
         .with_row_index("src")
         .collect()
     )
@@ -288,7 +293,7 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
     swaps of multi-swap transactions are sorted and grouped.
     """
     lf = swaps.lazy() if isinstance(swaps, pl.DataFrame) else swaps
-    source = lf.select(SWAP_COLUMNS).with_columns(value_usd=swap_value_usd(quote_assets))
+    source = lf.select(SWAP_COLUMNS)
     raw, wallets, tokens, multi = _keyed(source, quote_assets)
     is_multi = raw.get_column("multi").to_numpy()
     n_single = int(len(is_multi) - is_multi.sum())

@@ -31,12 +31,8 @@ max_trades_per_day count UTC days of block_time (a transaction counts on each da
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import platform
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
@@ -54,35 +50,6 @@ _MAX_EPISODE_PASSES = 8
 # numpy releases the GIL in its array loops: pairs are independent, so two threads (this machine's
 # cores) each run the FIFO of half of them.
 _FIFO_THREADS = 2
-# glibc mallopt parameters (malloc.h) and their defaults.
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_DEFAULT_THRESHOLD = 128 * 1024
-_KEEP_THRESHOLD = 1 << 30
-
-
-@contextmanager
-def _reuse_freed_memory() -> Iterator[None]:
-    """Inside, glibc keeps freed memory for reuse instead of returning it to the kernel.
-
-    Every numpy operation over 10^7 events allocates a new ~80 MB array, which glibc maps fresh
-    and unmaps on free, so each one page-faults all its memory in again: measured here, that is
-    a third of the FIFO's time. Afterwards the default thresholds come back and the heap is
-    trimmed, so the process does not keep the memory. A no-op off glibc.
-    """
-    name = ctypes.util.find_library("c")
-    if platform.libc_ver()[0] != "glibc" or name is None:
-        yield
-        return
-    libc = ctypes.CDLL(name)
-    libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_THRESHOLD)
-    libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_THRESHOLD)
-    try:
-        yield
-    finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD)
-        libc.malloc_trim(0)
 
 
 def _episodes(pairs: Segments, is_buy: Bools, signed: F64) -> tuple[Bools, F64, Bools]:
@@ -280,28 +247,20 @@ def compute_silver(
     read more than once (numbers first, then the few strings needed, by row number), so it must
     yield its rows in the same order every time, as a scan of Parquet or Delta files does.
     """
-    with _reuse_freed_memory():
-        return _silver(
-            swaps,
-            as_of_date=as_of_date,
-            quote_assets=quote_assets,
-            metric_prices=metric_prices,
-            api_prices=api_prices,
-        )
-
-
-def _silver(
-    swaps: pl.LazyFrame | pl.DataFrame,
-    *,
-    as_of_date: date,
-    quote_assets: Collection[str],
-    metric_prices: pl.DataFrame,
-    api_prices: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
     we = build_events(swaps, quote_assets)
     wallets = we.wallets
     tokens = we.tokens
     n_txs = we.txs.height
+    events = we.would_be.filter(pl.col("value_usd").is_not_null())
+    token_id = events.get_column("token_id").to_numpy()
+    pair_tokens = tokens.filter(pl.Series(np.bincount(token_id, minlength=tokens.height) > 0))
+    # The marks run beside the wallet tables and the event sort, which leave a core idle much
+    # of the time.
+    pool = ThreadPoolExecutor(1)
+    pair_marks = pool.submit(
+        mark_prices, pair_tokens, we, metric_prices=metric_prices, api_prices=api_prices
+    )
+    pool.shutdown(wait=False)
     tx_counts = _transaction_counts(we)
     swap_count = np.bincount(we.txs.get_column("wallet_id").to_numpy(), minlength=wallets.height)
     swap_table = (
@@ -310,33 +269,31 @@ def _silver(
         .join(we.wallet_days, on="wallet_id", how="left")
         .with_columns(first_trade_at=_timestamp("first_us"), last_trade_at=_timestamp("last_us"))
     )
-    events = we.would_be.filter(pl.col("value_usd").is_not_null())
     event_tx = events.get_column("tx_id").to_numpy()
-    wallet_id = events.get_column("wallet_id").to_numpy()
-    token_id = events.get_column("token_id").to_numpy()
     tx_seq = we.txs.get_column("tx_seq").to_numpy()[event_tx]
-    time_us = we.txs.get_column("time_us").to_numpy()[event_tx]
-    pair_code = wallet_id * max(tokens.height, 1) + token_id
+    pair_code = events.get_column("wallet_id").to_numpy() * max(tokens.height, 1) + token_id
+    unordered = events.select("is_buy", "qty", "value_usd").with_columns(
+        pair_code=pl.Series(pair_code),
+        time_us=pl.Series(we.txs.get_column("time_us").to_numpy()[event_tx]),
+    )
     # Ids are in lexical order and tx_seq in event order: one sort by (pair, tx_seq) makes each
     # pair contiguous and in event order, and the pairs come out sorted by (wallet, token).
+    # Sorting the frame gathers its columns in parallel.
     if wallets.height * max(tokens.height, 1) * max(n_txs, 1) < 2**62:
-        order = pl.Series(pair_code * n_txs + tx_seq).arg_sort().to_numpy()
+        ordered = unordered.with_columns(key=pl.Series(pair_code * n_txs + tx_seq)).sort("key")
     else:
-        order = np.lexsort((tx_seq, pair_code))
-    pair_code, time_us = pair_code[order], time_us[order]
-    is_buy = events.get_column("is_buy").to_numpy()[order]
-    qty = events.get_column("qty").to_numpy()[order]
-    value = events.get_column("value_usd").to_numpy()[order]
-    pair_first = np.ones(len(order), dtype=bool)
+        ordered = unordered[np.lexsort((tx_seq, pair_code))]
+    del unordered, event_tx, tx_seq
+    pair_code = ordered.get_column("pair_code").to_numpy()
+    time_us = ordered.get_column("time_us").to_numpy()
+    is_buy = ordered.get_column("is_buy").to_numpy()
+    qty = ordered.get_column("qty").to_numpy()
+    value = ordered.get_column("value_usd").to_numpy()
+    pair_first = np.ones(len(pair_code), dtype=bool)
     pair_first[1:] = pair_code[1:] != pair_code[:-1]
-    pair_tokens = tokens.filter(pl.Series(np.bincount(token_id, minlength=tokens.height) > 0))
-    marks = pair_tokens.join(
-        mark_prices(pair_tokens, we, metric_prices=metric_prices, api_prices=api_prices),
-        on="token_address",
-        how="left",
-    )
+    marks = pair_tokens.join(pair_marks.result(), on="token_address", how="left")
     # Free the per-swap frames before the FIFO's working arrays are allocated.
-    del we, events, event_tx, wallet_id, token_id, tx_seq, order
+    del we, events, token_id, ordered, pair_marks
     fifo = fifo_all_pairs(pair_first, is_buy, qty, value, time_us)
     codes = pair_code[pair_first]
     pair_wallet = codes // max(tokens.height, 1)
