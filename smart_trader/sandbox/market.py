@@ -365,9 +365,3 @@ def day_end(day: date) -> int:
     """Unix seconds of the last second of `day` (the as-of instant of a daily run)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
     return int(start) + DAY - 1
-
-
-def hot_tokens(market: Market, day: date) -> npt.NDArray[np.int64]:
-    """Memecoin asset indices that pump on `day` (for evaluation scripts)."""
-    d = int(day_end(day) // DAY)
-    return np.flatnonzero(market.tokens.hot(d)) + FIRST_MEME
