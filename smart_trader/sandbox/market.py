@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 from solders.pubkey import Pubkey
 from solders.signature import Signature
