@@ -25,6 +25,7 @@ demo: setup  ## run the whole graph for yesterday (UTC) on the embedded default,
 
 test: setup  ## the whole test suite, lint and types
 	$(UV) run --frozen ruff check smart_trader smart_trader_tests
+	$(UV) run --frozen ruff format --check smart_trader smart_trader_tests
 	$(UV) run --frozen mypy
 	$(UV) run --frozen pytest -n 2 --dist loadfile -q
 
