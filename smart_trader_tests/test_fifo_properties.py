@@ -165,3 +165,70 @@ def test_engine_equals_reference(
     assert_silver_equal(engine, reference)
     assert fifo_invariant_violations(engine[0]).is_empty()
     assert reconciliation_mismatches(*engine).is_empty()
+
+
+def test_a_sell_closing_with_float_residue_never_reaches_a_later_lot() -> None:
+    # Events of one pair from the benchmark's data: the cumulative matched quantity of the
+    # closing sell exceeds the cumulative bought one by float residue. A later lot of the same
+    # token and one of another token follow; neither may be matched against that sell.
+    qty_value_buy = [
+        (277.45432903655717, 7427.2157102660894, False),
+        (3.5776370192908709, 20.050205357743319, False),
+        (4.7324385849142878, 52.437675681972884, True),
+        (21.950751223776891, 496.74314203199361, True),
+        (0.3656181929620112, 2.181194436817921, False),
+        (3.7848184949653656, 18.402430821661689, True),
+        (0.48465907619694937, 2.9673909437537018, False),
+        (0.21072251881877324, 1.538302173389293, False),
+        (1.5679884121550303, 28.749300111551353, True),
+        (6.629043460937126, 67.936941836556912, False),
+        (0.51620162644373169, 13.118801852084955, False),
+        (0.16395616475105204, 1.7829519347234419, True),
+        (149.19952300843266, 1356.884294360814, False),
+        (100.0, 500.0, True),
+    ]
+    swaps = []
+    for i, (qty, usd, is_buy) in enumerate(qty_value_buy):
+        legs = (WSOL, usd / 150, "TB", qty) if is_buy else ("TB", qty, WSOL, usd / 150)
+        swaps.append(
+            {
+                "ingest_date": D,
+                "block_time": START + timedelta(seconds=i),
+                "block_number": 1000 + i,
+                "tx_hash": f"t{i}",
+                "ins_index": 0,
+                "inner_ins_index": -1,
+                "wallet_address": "W1",
+                "source": "dex",
+                "sold_token_address": legs[0],
+                "sold_token_symbol": "S",
+                "sold_amount": legs[1],
+                "sold_price_usd": 150.0 if legs[0] == WSOL else None,
+                "bought_token_address": legs[2],
+                "bought_token_symbol": "B",
+                "bought_amount": legs[3],
+                "bought_price_usd": 150.0 if legs[2] == WSOL else None,
+                "fetched_at": START,
+                "fetch_truncated": False,
+            }
+        )
+    swaps.append(
+        {**swaps[-1], "tx_hash": "u", "bought_token_address": "TC", "wallet_address": "W2"}
+    )
+    frame = _frame(swaps)
+    engine = compute_silver(
+        frame.lazy(),
+        as_of_date=D,
+        quote_assets=QUOTES,
+        metric_prices=pl.DataFrame({"token_address": ["TB", "TC"], "price_usd": [1.0, 1.0]}),
+        api_prices=pl.DataFrame(schema={"token_address": pl.String, "price_usd": pl.Float64}),
+    )
+    reference = reference_silver(
+        frame.to_dicts(),
+        as_of_date=D,
+        quote_assets=QUOTES,
+        metric_prices={"TB": 1.0, "TC": 1.0},
+        api_prices={},
+    )
+    assert_silver_equal(engine, reference)
+    assert fifo_invariant_violations(engine[0]).is_empty()

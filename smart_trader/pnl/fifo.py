@@ -113,7 +113,9 @@ def fifo_pairs(
     matched_l = np.where(buy_l, 0.0, np.clip(open_before - open_after, 0.0, qty_l))
     counted = pairs.unlay(~buy_l & (matched_l > DUST_EPSILON * pairs.cumsum(bq_l)))
     b_ep = pairs.unlay(pairs.cumsum(bq_l, restart))
-    q_ep = pairs.unlay(pairs.cumsum(matched_l, restart))
+    # Matched so far never exceeds bought so far; clamping the float residue keeps every sell's
+    # end inside the lots before it (else it could reach the next episode's first lot).
+    q_ep = np.minimum(pairs.unlay(pairs.cumsum(matched_l, restart)), b_ep)
     ep_first = pairs.unlay(restart)
     flat = pairs.unlay(flat_l)
     matched = pairs.unlay(matched_l)
