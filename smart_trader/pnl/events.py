@@ -87,7 +87,9 @@ class WindowEvents:
     Long strings are never materialized or sorted in bulk (10^7 addresses and signatures cost
     gigabytes and seconds): the input is read once into numeric columns with 64-bit hashes of
     the addresses (checked collision-free with a second, independent hash), and the few strings
-    needed afterwards (one per wallet and token, tied transactions' tx_hash) are fetched by row.
+    needed afterwards (one per wallet and token, the tx_hash of swaps that share their wallet's
+    block with another swap) are fetched by row. The swaps of one transaction share its block
+    (block_time and block_number): only swaps that share one can share a transaction.
     Wallets and tokens get dense ids in lexical order of their address, so that sorting by id
     sorts by address.
 
@@ -96,13 +98,13 @@ class WindowEvents:
       sold_h/bought_h (token keys), amounts, leg prices, value_usd.
     wallets: wallet_id, wallet_address (row i is wallet_id i). tokens: token_key, token_id,
       token_address (row i is token_id i); quote assets are not in it.
-    txs: one row per tx_id (row i is tx_id i): wallet_id, tx_seq (the transaction's rank in
-      event order, ties of block_time and block_number broken by tx_hash within a wallet),
-      time_us (its first swap's block_time, epoch µs).
+    txs: one row per tx_id (row i is tx_id i): wallet_id and tx_hash, which is null unless the
+      transaction shares its wallet's block with another swap (only then can the event order
+      need it).
     wallet_days: per wallet_id, active_days and max_trades_per_day.
     wallet_swaps: per wallet_id, history_truncated and first_us/last_us over its swaps.
-    would_be: one row per would-be event: wallet_id, tx_id, token_id, is_buy, qty, value_usd
-      (null when unpriced).
+    would_be: one row per would-be event: wallet_id, tx_id, token_id, time_us, block_number
+      and tx_hash (its transaction's, as in txs), is_buy, qty, value_usd (null when unpriced).
     """
 
     source: pl.LazyFrame
@@ -137,7 +139,6 @@ def _hashes(seed: int) -> list[pl.Expr]:
     out = []
     for name, col in (
         ("w", "wallet_address"),
-        ("t", "tx_hash"),
         ("sold", "sold_token_address"),
         ("bought", "bought_token_address"),
     ):
@@ -185,9 +186,16 @@ def _read(source: pl.LazyFrame, quote_assets: Collection[str], seed: int) -> pl.
             sold_quote=pl.col("sold_token_address").is_in(quotes),
             bought_quote=pl.col("bought_token_address").is_in(quotes),
         )
-        .with_columns(value_usd=leg_value_usd(pl.col("sold_quote"), pl.col("bought_quote")))
+        .with_columns(
+            value_usd=leg_value_usd(pl.col("sold_quote"), pl.col("bought_quote")),
+            # Equal for the swaps of one transaction (one wallet, one block); rarely for others.
+            block_key=pl.col("w_h")
+            .xor(pl.col("block_time").hash(seed + 2_000))
+            .xor(pl.col("block_number").hash(seed + 3_000)),
+        )
         .with_row_index("src")
-        .collect()
+        # Streaming decodes the address strings in morsels and keeps only their hashes.
+        .collect(engine="streaming")
     )
 
 
@@ -218,10 +226,12 @@ def _keyed(
         )
         if wallets is None or tokens is None:
             continue
-        # A transaction is a (wallet, tx_hash): one sort on a combined hash finds the swaps that
-        # share one with another swap. A combined-hash collision only sends a few one-swap
-        # transactions down the multi-swap path, which groups on both hashes.
-        combined = raw.select(pl.col("w_h").xor(pl.col("t_h"))).to_series()
+        # A transaction is a (wallet, tx_hash) and lies in one block, so only swaps that share
+        # (wallet, block_time, block_number) with another swap can share a transaction: one sort
+        # on a hash of those finds them, and only their tx_hash is read. The others (almost all
+        # swaps) are one-swap transactions. A hash coincidence only sends a few one-swap
+        # transactions down the multi-swap path, which groups on the tx_hash itself.
+        combined = raw.get_column("block_key")
         order = combined.arg_sort().to_numpy()
         ordered = combined.to_numpy()[order]
         same = ordered[1:] == ordered[:-1]
@@ -231,9 +241,18 @@ def _keyed(
         is_multi = np.zeros(len(order), dtype=bool)
         is_multi[order[shared]] = True
         del combined, order, ordered, same, shared
-        raw = raw.with_columns(multi=pl.Series(is_multi))
-        multi = raw[np.flatnonzero(is_multi)].sort(
-            "w_h", "t_h", "block_time", "block_number", "ins_index", "inner_ins_index"
+        raw = raw.drop("block_key").with_columns(multi=pl.Series(is_multi))
+        multi_src = np.flatnonzero(is_multi)
+        # Skip the read when there is nothing to read: filtering a scan still decodes it all.
+        tx_hash = (
+            strings_at(source, "tx_hash", multi_src)
+            if len(multi_src)
+            else pl.Series("tx_hash", [], pl.String)
+        )
+        multi = (
+            raw[multi_src]
+            .with_columns(tx_hash, t_h=tx_hash.hash(seed), t_h2=tx_hash.hash(seed + 1_000))
+            .sort("w_h", "t_h", "block_time", "block_number", "ins_index", "inner_ins_index")
         )
         if _collides(multi):
             continue
@@ -266,12 +285,12 @@ def _keyed(
         )
         .get_column("wallet_id")
     )
-    raw = raw.with_columns(wallet_id).drop("w_h2", "t_h2", "sold_h2", "bought_h2")
+    raw = raw.with_columns(wallet_id).drop("w_h", "w_h2", "sold_h2", "bought_h2")
     return (
-        raw.drop("w_h", "t_h"),
+        raw,
         wallet_ids.select(wallet_id="id", wallet_address="wallet_address"),
         token_ids.select(token_key="key", token_id="id", token_address="token_address"),
-        multi.select("src", "w_h", "t_h"),
+        multi.select("src", "w_h", "t_h", "tx_hash"),
     )
 
 
@@ -316,8 +335,15 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
     first_src = np.concatenate(
         [np.flatnonzero(~is_multi), multi.get_column("src").to_numpy()[tx_first]]
     )
-    firsts = raw.select("wallet_id", "block_number", "block_time", "src")
-    txs = _transactions(firsts if n_single == raw.height else firsts[first_src], source)
+    firsts = raw.select("wallet_id")
+    txs = (firsts if n_single == raw.height else firsts[first_src]).with_columns(
+        pl.concat(
+            [
+                pl.repeat(None, n_single, dtype=pl.String, eager=True),
+                multi.get_column("tx_hash").filter(pl.Series(tx_first)),
+            ]
+        ).alias("tx_hash")
+    )
 
     legs = pl.concat(
         [
@@ -327,11 +353,13 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
                 "wallet_id",
                 "tx_id",
                 "multi",
+                "block_number",
                 other="bought_h",
                 token_key="sold_h",
                 is_buy=pl.lit(False),
                 qty="sold_amount",
                 value_usd="value_usd",
+                time_us=pl.col("block_time").dt.epoch("us"),
             ),
             raw.lazy()
             .filter(~pl.col("bought_quote"))
@@ -339,11 +367,13 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
                 "wallet_id",
                 "tx_id",
                 "multi",
+                "block_number",
                 other="sold_h",
                 token_key="bought_h",
                 is_buy=pl.lit(True),
                 qty="bought_amount",
                 value_usd="value_usd",
+                time_us=pl.col("block_time").dt.epoch("us"),
             ),
         ]
     ).collect()
@@ -353,7 +383,7 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
         legs.filter(pl.col("multi"))
         .group_by("tx_id", "token_key")
         .agg(
-            pl.col("wallet_id").first(),
+            pl.col("wallet_id", "time_us", "block_number").first(),
             buy_legs=pl.col("is_buy").sum(),
             legs=pl.len(),
             qty=pl.col("qty").sum(),
@@ -365,12 +395,26 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
             "wallet_id",
             "tx_id",
             "token_key",
+            "time_us",
+            "block_number",
             is_buy=pl.col("buy_legs") > 0,
             qty=pl.col("qty"),
             value_usd=pl.when(pl.col("unpriced")).then(None).otherwise(pl.col("value")),
         )
     )
-    columns = ["wallet_id", "tx_id", "token_key", "is_buy", "qty", "value_usd"]
+    merged = merged.with_columns(txs.get_column("tx_hash").gather(merged.get_column("tx_id")))
+    columns = [
+        "wallet_id",
+        "tx_id",
+        "token_key",
+        "time_us",
+        "block_number",
+        "tx_hash",
+        "is_buy",
+        "qty",
+        "value_usd",
+    ]
+    direct = direct.with_columns(tx_hash=pl.lit(None, pl.String))
     would_be = (
         pl.concat([direct.select(columns), merged.select(columns)])
         .join(tokens.select("token_key", "token_id"), on="token_key", how="left")
@@ -459,38 +503,3 @@ def _wallet_days(raw: pl.DataFrame, n_wallets: int) -> pl.DataFrame:
             max_trades_per_day=pl.col("n").max().cast(pl.Int32),
         )
     )
-
-
-def _transactions(firsts: pl.DataFrame, source: pl.LazyFrame) -> pl.DataFrame:
-    """wallet_id, time_us, tx_seq per tx_id, from each transaction's first swap (see
-    WindowEvents). One sort on time; transactions tied on it are re-sorted on their own."""
-    txs = firsts.select(
-        "wallet_id", "block_number", "src", time_us=pl.col("block_time").dt.epoch("us")
-    )
-    perm = txs.get_column("time_us").arg_sort().to_numpy().astype(np.int64)
-    ordered_time = txs.get_column("time_us").to_numpy()[perm]
-    same = ordered_time[1:] == ordered_time[:-1]
-    tied = np.zeros(len(perm), dtype=bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    positions = np.flatnonzero(tied)
-    if len(positions):
-        members = perm[positions]
-        sub = txs[members]
-        # Only one wallet's transactions tied on block_time and block_number need the tx_hash.
-        needs = sub.select(pl.struct("wallet_id", "time_us", "block_number").is_duplicated())
-        needs_rows = np.flatnonzero(needs.to_series().to_numpy())
-        tx_hash = pl.repeat(None, len(members), dtype=pl.String, eager=True).alias("tx_hash")
-        if len(needs_rows):
-            src = sub.get_column("src").to_numpy()[needs_rows]
-            tx_hash.scatter(needs_rows, strings_at(source, "tx_hash", src))
-        sub_order = (
-            sub.with_columns(tx_hash)
-            .select(pl.arg_sort_by("time_us", "block_number", "wallet_id", "tx_hash"))
-            .to_series()
-            .to_numpy()
-        )
-        perm[positions] = members[sub_order]
-    tx_seq = np.empty(txs.height, dtype=np.int64)
-    tx_seq[perm] = np.arange(txs.height, dtype=np.int64)
-    return txs.select("wallet_id", "time_us", tx_seq=pl.Series(tx_seq))
