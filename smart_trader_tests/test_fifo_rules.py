@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from smart_trader import schemas
-from smart_trader.pnl import events
+from smart_trader.pnl import events, fifo
 from smart_trader.pnl.checks import fifo_invariant_violations, reconciliation_mismatches
 from smart_trader.pnl.events import swap_value_usd
 from smart_trader.pnl.fifo import compute_silver
@@ -385,3 +385,29 @@ def test_segment_scans_stay_inside_each_segment() -> None:
         segments.unlay(segments.cummin(laid, segments.lay(restart))),
         np.concatenate([np.minimum.accumulate(p) for p in sub]),
     )
+
+
+@pytest.mark.parametrize("pair_range", [100, 2**40, 2**62])
+def test_event_order_is_the_sort_on_pair_time_block_and_tx_hash(pair_range: int) -> None:
+    # Few pairs and close times: many rows tie on the packed key. With large pair codes the
+    # time's low bits are dropped (2**62: all of them), and the ties decide the whole order.
+    rng = np.random.default_rng(11)
+    n = 3_000
+    pair_code = rng.integers(0, pair_range, 40, dtype=np.int64)[rng.integers(0, 40, n)]
+    events_frame = pl.DataFrame(
+        {
+            "time_us": 1_700_000_000_000_000 + rng.integers(0, 50, n) * 1_000_000,
+            "block_number": rng.integers(0, 3, n),
+            "tx_hash": [f"tx{i}" for i in rng.permutation(n)],
+            "is_buy": rng.random(n) < 0.5,
+            "qty": np.arange(n, dtype=np.float64),
+            "value_usd": rng.random(n),
+        }
+    )
+    got = fifo._in_event_order(events_frame, pair_code)
+    expected = (
+        events_frame.with_columns(pair_code=pl.Series(pair_code))
+        .sort("pair_code", "time_us", "block_number", "tx_hash")
+        .select(got.columns)
+    )
+    assert got.equals(expected)

@@ -125,7 +125,8 @@ def rows_at(source: pl.LazyFrame, columns: list[str], rows: np.ndarray) -> pl.Da
         .with_row_index("row")
         .filter(pl.col("row").is_in(pl.Series(np.unique(rows).astype(np.int64)).implode()))
         .with_columns(pl.col("row").cast(pl.Int64))
-        .collect()
+        # Streaming decodes the columns in morsels and keeps only the wanted rows.
+        .collect(engine="streaming")
     )
     return wanted.join(found, on="row", how="left").sort("at").select(columns)
 
@@ -274,18 +275,16 @@ def _keyed(
     ).to_series()
     wallet_ids = _lexical_ids(wallets, names.head(wallets.height), "wallet_address")
     token_ids = _lexical_ids(tokens, names.tail(tokens.height), "token_address")
-    # Join only the key column: a join would gather every column of the left frame.
     wallet_id = (
-        raw.select("w_h")
-        .join(
-            wallet_ids.select(w_h="key", wallet_id="id"),
-            on="w_h",
-            how="left",
-            maintain_order="left",
-        )
-        .get_column("wallet_id")
+        raw.get_column("w_h")
+        .replace_strict(wallet_ids.get_column("key"), wallet_ids.get_column("id"))
+        # replace_strict keeps the input's dtype on an empty input, whatever return_dtype says.
+        .cast(pl.Int64)
+        .alias("wallet_id")
     )
-    raw = raw.with_columns(wallet_id).drop("w_h", "w_h2", "sold_h2", "bought_h2")
+    # Lazily: an eager drop or select would copy every column into one chunk (the streaming
+    # read's columns have one chunk per row group, the new ones a single chunk).
+    raw = raw.lazy().with_columns(wallet_id).drop("w_h", "w_h2", "sold_h2", "bought_h2").collect()
     return (
         raw,
         wallet_ids.select(wallet_id="id", wallet_address="wallet_address"),
@@ -326,59 +325,63 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
         .to_series()
         .to_numpy()
     )
-    multi_tx = np.cumsum(tx_first) - 1 + n_single
-    tx_id = np.empty(raw.height, dtype=np.int64)
-    tx_id[~is_multi] = np.arange(n_single, dtype=np.int64)
-    tx_id[multi.get_column("src").to_numpy()] = multi_tx
+    multi_src = multi.get_column("src").to_numpy()
+    # One-swap transactions are numbered in input order, multi-swap ones after them.
+    tx_id = np.cumsum(~is_multi) - 1
+    tx_id[multi_src] = np.cumsum(tx_first) - 1 + n_single
     raw = raw.with_columns(tx_id=pl.Series(tx_id))
-    # Each transaction's first swap: single ones in input order, then the multi ones' firsts.
-    first_src = np.concatenate(
-        [np.flatnonzero(~is_multi), multi.get_column("src").to_numpy()[tx_first]]
+    firsts = pl.Series(tx_first)
+    multi_txs = pl.DataFrame(
+        {"tx_id": tx_id[multi_src[tx_first]], "tx_hash": multi.get_column("tx_hash").filter(firsts)}
     )
-    firsts = raw.select("wallet_id")
-    txs = (firsts if n_single == raw.height else firsts[first_src]).with_columns(
-        pl.concat(
-            [
-                pl.repeat(None, n_single, dtype=pl.String, eager=True),
-                multi.get_column("tx_hash").filter(pl.Series(tx_first)),
-            ]
-        ).alias("tx_hash")
+    wallet_of = raw.get_column("wallet_id")
+    single = wallet_of if n_single == raw.height else wallet_of.filter(pl.Series(~is_multi))
+    txs = pl.DataFrame(
+        {
+            "wallet_id": pl.concat([single, wallet_of.gather(multi_src[tx_first])]),
+            "tx_hash": pl.concat(
+                [
+                    pl.repeat(None, n_single, dtype=pl.String, eager=True),
+                    multi_txs.get_column("tx_hash"),
+                ]
+            ),
+        }
     )
 
     legs = pl.concat(
         [
             raw.lazy()
-            .filter(~pl.col("sold_quote"))
+            .filter(~pl.col(f"{side}_quote"))
             .select(
                 "wallet_id",
                 "tx_id",
                 "multi",
                 "block_number",
-                other="bought_h",
-                token_key="sold_h",
-                is_buy=pl.lit(False),
-                qty="sold_amount",
+                other=f"{other}_h",
+                token_key=f"{side}_h",
+                is_buy=pl.lit(side == "bought"),
+                qty=f"{side}_amount",
                 value_usd="value_usd",
                 time_us=pl.col("block_time").dt.epoch("us"),
-            ),
-            raw.lazy()
-            .filter(~pl.col("bought_quote"))
-            .select(
-                "wallet_id",
-                "tx_id",
-                "multi",
-                "block_number",
-                other="sold_h",
-                token_key="bought_h",
-                is_buy=pl.lit(True),
-                qty="bought_amount",
-                value_usd="value_usd",
-                time_us=pl.col("block_time").dt.epoch("us"),
-            ),
+            )
+            for side, other in (("sold", "bought"), ("bought", "sold"))
         ]
-    ).collect()
+    )
+    columns = [
+        "wallet_id",
+        "tx_id",
+        "token_key",
+        "time_us",
+        "block_number",
+        "tx_hash",
+        "is_buy",
+        "qty",
+        "value_usd",
+    ]
     # A single swap with the same token on both legs both buys and sells it: no event.
-    direct = legs.filter(~pl.col("multi") & (pl.col("token_key") != pl.col("other")))
+    direct = legs.filter(~pl.col("multi") & (pl.col("token_key") != pl.col("other"))).select(
+        *columns[:5], pl.lit(None, pl.String).alias("tx_hash"), *columns[6:]
+    )
     merged = (
         legs.filter(pl.col("multi"))
         .group_by("tx_id", "token_key")
@@ -391,38 +394,24 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
             unpriced=pl.col("value_usd").null_count() > 0,
         )
         .filter((pl.col("buy_legs") == 0) | (pl.col("buy_legs") == pl.col("legs")))
+        .join(multi_txs.lazy(), on="tx_id", how="left")
         .select(
-            "wallet_id",
-            "tx_id",
-            "token_key",
-            "time_us",
-            "block_number",
+            *columns[:6],
             is_buy=pl.col("buy_legs") > 0,
             qty=pl.col("qty"),
             value_usd=pl.when(pl.col("unpriced")).then(None).otherwise(pl.col("value")),
         )
     )
-    merged = merged.with_columns(txs.get_column("tx_hash").gather(merged.get_column("tx_id")))
-    columns = [
-        "wallet_id",
-        "tx_id",
-        "token_key",
-        "time_us",
-        "block_number",
-        "tx_hash",
-        "is_buy",
-        "qty",
-        "value_usd",
-    ]
-    direct = direct.with_columns(tx_hash=pl.lit(None, pl.String))
     would_be = (
-        pl.concat([direct.select(columns), merged.select(columns)])
-        .join(tokens.select("token_key", "token_id"), on="token_key", how="left")
+        pl.concat([direct, merged])
+        .join(tokens.lazy().select("token_key", "token_id"), on="token_key", how="left")
         .drop("token_key")
+        .collect()
     )
     return WindowEvents(
         source=source,
-        swaps=raw.select(
+        swaps=raw.lazy()
+        .select(
             "src",
             "block_time",
             "block_number",
@@ -435,7 +424,8 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
             "sold_price_usd",
             "bought_price_usd",
             "value_usd",
-        ),
+        )
+        .collect(),
         wallets=wallets,
         tokens=tokens,
         txs=txs,
@@ -471,15 +461,14 @@ def _wallet_days(raw: pl.DataFrame, n_wallets: int) -> pl.DataFrame:
     """wallet_id, active_days, max_trades_per_day: a transaction counts on each UTC day it has a
     swap. Counted per (wallet, day) cell of a dense grid when that is small (windows are weeks
     long), else by group-by."""
-    days = raw.select("wallet_id", "tx_id", day=pl.col("block_time").dt.epoch("d"))
-    multi = raw.get_column("multi")
+    lazy = raw.lazy().select("wallet_id", "tx_id", "multi", day=pl.col("block_time").dt.epoch("d"))
     # One-swap transactions are one row each; multi-swap ones count once per day.
     days = pl.concat(
         [
-            days.filter(~multi).drop("tx_id"),
-            days.filter(multi).unique(["tx_id", "day"]).drop("tx_id"),
+            lazy.filter(~pl.col("multi")).select("wallet_id", "day"),
+            lazy.filter(pl.col("multi")).unique(["tx_id", "day"]).select("wallet_id", "day"),
         ]
-    )
+    ).collect()
     wallet = days.get_column("wallet_id").to_numpy()
     day = days.get_column("day").to_numpy()
     first_day = int(day.min()) if len(day) else 0

@@ -51,6 +51,7 @@ _MAX_EPISODE_PASSES = 8
 # cores) run the FIFO of chunks of pairs.
 _FIFO_THREADS = 2
 _CHUNK_EVENTS = 1 << 18
+_KEY_BITS = 63
 
 
 def _episodes(pairs: Segments, is_buy: Bools, signed: F64) -> tuple[Bools, F64, Bools]:
@@ -213,6 +214,48 @@ def fifo_all_pairs(
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
+def _in_event_order(events: pl.DataFrame, pair_code: I64) -> pl.DataFrame:
+    """pair_code, time_us, is_buy, qty, value_usd of the events (WindowEvents.would_be), sorted
+    by (pair_code, time_us, block_number, tx_hash): each pair contiguous and in event order.
+
+    Ids are in lexical order, so the pairs come out sorted by (wallet, token). One sort on a
+    single 63-bit key, the pair code above the time since the window's start (its low bits
+    dropped if both do not fit), is much faster than a sort on four columns; rows equal on that
+    key are then ordered by all four. In a pair those are events of one block (or, with the low
+    bits dropped, close in time), which are rare. Sorting the frame gathers its columns in
+    parallel.
+    """
+    time_us = events.get_column("time_us").to_numpy()
+    frame = events.select("time_us", "is_buy", "qty", "value_usd", pair_code=pl.Series(pair_code))
+    # Pair codes (wallets x tokens) fit in 63 bits with room to spare; time takes what is left.
+    pair_bits = int(pair_code.max()).bit_length() if len(pair_code) else 0
+    since = time_us - time_us.min() if len(time_us) else time_us
+    time_bits = _KEY_BITS - pair_bits
+    drop = max(int(since.max()).bit_length() - time_bits, 0) if len(since) else 0
+    key = (pair_code << time_bits) | (since >> drop)
+    ordered = frame.with_columns(key=pl.Series(key), event=pl.int_range(len(key))).sort("key")
+    sorted_key = ordered.get_column("key").to_numpy()
+    equal = sorted_key[1:] == sorted_key[:-1]
+    if not equal.any():
+        return ordered.drop("key", "event")
+    tied = np.zeros(len(sorted_key), dtype=bool)
+    tied[1:] |= equal
+    tied[:-1] |= equal
+    rows = np.flatnonzero(tied)
+    # Tied rows form runs of one key; sorting them by the key first keeps each run in place.
+    sub = ordered[rows].select("key", "time_us", "event")
+    sub_events = sub.get_column("event").to_numpy()
+    sub_order = (
+        sub.hstack(events[sub_events].select("block_number", "tx_hash"))
+        .select(pl.arg_sort_by("key", "time_us", "block_number", "tx_hash"))
+        .to_series()
+        .to_numpy()
+    )
+    permutation = np.arange(len(sorted_key), dtype=np.int64)
+    permutation[rows] = rows[sub_order]
+    return ordered[permutation].drop("key", "event")
+
+
 def _timestamp(col: str) -> pl.Expr:
     return pl.from_epoch(pl.col(col), time_unit="us").dt.replace_time_zone("UTC")
 
@@ -278,19 +321,7 @@ def compute_silver(
         .with_columns(first_trade_at=_timestamp("first_us"), last_trade_at=_timestamp("last_us"))
     )
     pair_code = events.get_column("wallet_id").to_numpy() * max(tokens.height, 1) + token_id
-    # Ids are in lexical order: one sort makes each pair contiguous and in event order, and the
-    # pairs come out sorted by (wallet, token). A pair's events tie on (block_time,
-    # block_number) only when the wallet has several transactions in one block, which are the
-    # only ones with a tx_hash. Sorting the frame gathers its columns in parallel.
-    ordered = events.select(
-        "time_us",
-        "block_number",
-        "tx_hash",
-        "is_buy",
-        "qty",
-        "value_usd",
-        pair_code=pl.Series(pair_code),
-    ).sort("pair_code", "time_us", "block_number", "tx_hash")
+    ordered = _in_event_order(events, pair_code)
     pair_code = ordered.get_column("pair_code").to_numpy()
     time_us = ordered.get_column("time_us").to_numpy()
     is_buy = ordered.get_column("is_buy").to_numpy()
