@@ -210,7 +210,9 @@ def _keyed(
     inner_ins_index."""
     for seed in _HASH_SEEDS:
         raw = _read(source, quote_assets, seed)
-        wallets = _distinct_keys(raw.select("src", key="w_h", key2="w_h2", side=pl.lit(0, pl.Int8)))
+        wallets = _distinct_keys(
+            raw.lazy().select("src", key="w_h", key2="w_h2", side=pl.lit(0, pl.Int8)).collect()
+        )
         # Quote assets never get events or marks: only the other legs' tokens are needed. Bought
         # legs come first so that, usually, no token's name has to be read from the sold column.
         tokens = _distinct_keys(
@@ -232,17 +234,12 @@ def _keyed(
         # on a hash of those finds them, and only their tx_hash is read. The others (almost all
         # swaps) are one-swap transactions. A hash coincidence only sends a few one-swap
         # transactions down the multi-swap path, which groups on the tx_hash itself.
-        combined = raw.get_column("block_key")
-        order = combined.arg_sort().to_numpy()
-        ordered = combined.to_numpy()[order]
-        same = ordered[1:] == ordered[:-1]
-        shared = np.zeros(len(order), dtype=bool)
-        shared[1:] |= same
-        shared[:-1] |= same
-        is_multi = np.zeros(len(order), dtype=bool)
-        is_multi[order[shared]] = True
-        del combined, order, ordered, same, shared
-        raw = raw.drop("block_key").with_columns(multi=pl.Series(is_multi))
+        block_key = raw.get_column("block_key")
+        ordered = block_key.sort().to_numpy()
+        shared = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        is_multi = block_key.is_in(pl.Series(shared, dtype=pl.UInt64).implode()).to_numpy()
+        del block_key, ordered, shared
+        raw = raw.lazy().drop("block_key").with_columns(multi=pl.Series(is_multi)).collect()
         multi_src = np.flatnonzero(is_multi)
         # Skip the read when there is nothing to read: filtering a scan still decodes it all.
         tx_hash = (
