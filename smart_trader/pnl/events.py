@@ -98,13 +98,13 @@ class WindowEvents:
       sold_h/bought_h (token keys), amounts, leg prices, value_usd.
     wallets: wallet_id, wallet_address (row i is wallet_id i). tokens: token_key, token_id,
       token_address (row i is token_id i); quote assets are not in it.
-    txs: one row per tx_id (row i is tx_id i): wallet_id and tx_hash, which is null unless the
-      transaction shares its wallet's block with another swap (only then can the event order
-      need it).
+    txs: one row per tx_id (row i is tx_id i): wallet_id.
     wallet_days: per wallet_id, active_days and max_trades_per_day.
     wallet_swaps: per wallet_id, history_truncated and first_us/last_us over its swaps.
-    would_be: one row per would-be event: wallet_id, tx_id, token_id, time_us, block_number
-      and tx_hash (its transaction's, as in txs), is_buy, qty, value_usd (null when unpriced).
+    would_be: one row per would-be event: wallet_id, tx_id, token_id, time_us (block_time,
+      epoch µs), block_number, tx_hash (null unless the transaction shares its wallet's block
+      with another swap: only then can the event order need it), is_buy, qty, value_usd (null
+      when unpriced).
     """
 
     source: pl.LazyFrame
@@ -203,11 +203,11 @@ def _read(source: pl.LazyFrame, quote_assets: Collection[str], seed: int) -> pl.
 def _keyed(
     source: pl.LazyFrame, quote_assets: Collection[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The swaps read with wallet_id, sold_h, bought_h (token keys) and multi (the swap's
-    transaction has other swaps), in input order; the wallet table (wallet_id, wallet_address);
-    the token table (token_key, token_id, token_address); and the multi-swap rows (src, w_h, t_h)
-    sorted by (wallet, tx_hash) hashes then block_time, block_number, ins_index,
-    inner_ins_index."""
+    """The swaps read with wallet_id, sold_h, bought_h (token keys) and multi (the swap shares
+    its wallet's block with another swap, so its transaction may have other swaps), in input
+    order; the wallet table (wallet_id, wallet_address); the token table (token_key, token_id,
+    token_address); and the multi rows (src, w_h, t_h, tx_hash) sorted by (wallet, tx_hash)
+    hashes then block_time, block_number, ins_index, inner_ins_index."""
     for seed in _HASH_SEEDS:
         raw = _read(source, quote_assets, seed)
         wallets = _distinct_keys(
@@ -304,8 +304,8 @@ def _collides(keyed: pl.DataFrame) -> bool:
 def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[str]) -> WindowEvents:
     """Value the swaps and build the would-be events of each (wallet, transaction).
 
-    A transaction of one swap (the common case) is its own row: no sort, no merge. Only the
-    swaps of multi-swap transactions are sorted and grouped.
+    A swap alone in its wallet's block (the common case) is a one-swap transaction: no sort, no
+    merge. Only the others are sorted and grouped by tx_hash.
     """
     lf = swaps.lazy() if isinstance(swaps, pl.DataFrame) else swaps
     source = lf.select(SWAP_COLUMNS)
@@ -323,27 +323,20 @@ def build_events(swaps: pl.LazyFrame | pl.DataFrame, quote_assets: Collection[st
         .to_numpy()
     )
     multi_src = multi.get_column("src").to_numpy()
-    # One-swap transactions are numbered in input order, multi-swap ones after them.
+    # Swaps alone in their block are transactions numbered in input order; the transactions of
+    # the multi rows come after them.
     tx_id = np.cumsum(~is_multi) - 1
     tx_id[multi_src] = np.cumsum(tx_first) - 1 + n_single
     raw = raw.with_columns(tx_id=pl.Series(tx_id))
-    firsts = pl.Series(tx_first)
     multi_txs = pl.DataFrame(
-        {"tx_id": tx_id[multi_src[tx_first]], "tx_hash": multi.get_column("tx_hash").filter(firsts)}
+        {
+            "tx_id": tx_id[multi_src[tx_first]],
+            "tx_hash": multi.get_column("tx_hash").filter(pl.Series(tx_first)),
+        }
     )
     wallet_of = raw.get_column("wallet_id")
     single = wallet_of if n_single == raw.height else wallet_of.filter(pl.Series(~is_multi))
-    txs = pl.DataFrame(
-        {
-            "wallet_id": pl.concat([single, wallet_of.gather(multi_src[tx_first])]),
-            "tx_hash": pl.concat(
-                [
-                    pl.repeat(None, n_single, dtype=pl.String, eager=True),
-                    multi_txs.get_column("tx_hash"),
-                ]
-            ),
-        }
-    )
+    txs = pl.DataFrame({"wallet_id": pl.concat([single, wallet_of.gather(multi_src[tx_first])])})
 
     legs = pl.concat(
         [
