@@ -449,6 +449,13 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
             "The two legs are different tokens; native SOL is stored as wSOL.",
             lambda c: quality.malformed_swaps(c.read(schemas.TRANSACTION_HISTORY)),
         ),
+        RuleCheck(
+            TRANSACTION_HISTORY,
+            "one_block_per_transaction",
+            "The swaps of one (wallet_address, tx_hash) share block_time and block_number: a "
+            "transaction lies in one block (silver relies on it to find multi-swap transactions).",
+            lambda c: quality.transactions_across_blocks(c.read(schemas.TRANSACTION_HISTORY)),
+        ),
         # bronze/token_prices
         RuleCheck(
             TOKEN_PRICES,

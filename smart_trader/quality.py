@@ -124,6 +124,18 @@ def malformed_swaps(swaps: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def transactions_across_blocks(swaps: pl.DataFrame) -> pl.DataFrame:
+    """(wallet_address, tx_hash) whose swaps lie in more than one (block_time, block_number): a
+    transaction lies in one block, and silver finds a transaction's swaps by their block."""
+    return (
+        swaps.group_by("wallet_address", "tx_hash")
+        .agg(blocks=pl.struct("block_time", "block_number").n_unique())
+        .filter(pl.col("blocks") > 1)
+        .sort("wallet_address", "tx_hash")
+        .with_columns(rule=pl.lit("one transaction's swaps in more than one block"))
+    )
+
+
 def token_filter_violations(
     tokens: pl.DataFrame, filters: TokenFilters, quote_assets: frozenset[str]
 ) -> pl.DataFrame:

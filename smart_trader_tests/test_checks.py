@@ -304,6 +304,20 @@ def _same_token_both_legs(lake: Lake) -> str:
     return "same token on both legs"
 
 
+def _transaction_in_two_blocks(lake: Lake) -> str:
+    def edit(frame: pl.DataFrame) -> pl.DataFrame:
+        row = first_row(frame)
+        later = frame.filter(
+            (pl.col("wallet_address") == row["wallet_address"])
+            & (pl.col("block_time") != row["block_time"])
+        ).row(0, named=True)
+        # Its own ins_index keeps the table's key unique.
+        return set_first("tx_hash", later["tx_hash"])(set_first("ins_index", 999)(frame))
+
+    rewrite(lake, schemas.TRANSACTION_HISTORY, edit)
+    return "one transaction's swaps in more than one block"
+
+
 def _fifo_broken(lake: Lake) -> str:
     def edit(frame: pl.DataFrame) -> pl.DataFrame:
         row = first_row(frame)
@@ -491,6 +505,7 @@ CASES: list[tuple[str, str, Edit, int, bool]] = [
     (TH, "block_time_in_fetch_range", _swap_before_the_range, 1, True),
     (TH, "legs_well_formed", _same_token_both_legs, 1, True),
     (TH, "legs_well_formed", _native_sol_leg, 1, True),
+    (TH, "one_block_per_transaction", _transaction_in_two_blocks, 1, True),
     (TP, "valid_prices", _value(schemas.TOKEN_PRICES, "price_usd", float("nan")), 1, True),
     (WTP, "wallets_tracked", _untracked_wallet(schemas.WALLET_TOKEN_PNL), 1, True),
     (WTP, "fifo_invariants", _fifo_broken, 2, True),

@@ -4,7 +4,7 @@ against the plain reference on a 1 M-event slice, measured in the same run.
     .venv/bin/python smart_trader_tests/benchmarks/fifo_benchmark.py \
         [--events 10000000] [--slice 1000000]
 
-Each measurement runs in a fresh child process so that its peak RSS (ru_maxrss) is its own.
+Each measurement runs in a fresh child process so that its peak RSS (VmHWM) is its own.
 The engine reads the swaps from a Parquet file through a LazyFrame, as silver reads the lake.
 """
 
@@ -27,6 +27,7 @@ import polars as pl
 from smart_trader import schemas
 from smart_trader.pnl.fifo import compute_silver
 from smart_trader.settings import DEFAULT_QUOTE_ASSETS, USDC, WSOL
+from smart_trader_tests.benchmarks.memory import peak_rss_mib
 
 AS_OF = date(2026, 3, 10)
 QUOTES = frozenset(DEFAULT_QUOTE_ASSETS)
@@ -118,10 +119,6 @@ def _prices(n_tokens: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     return metric, api
 
 
-def _peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
-
-
 def _cpu_seconds() -> float:
     """User + system CPU time of this process so far (less sensitive than wall time to other
     load on the machine)."""
@@ -173,7 +170,7 @@ def _child(mode: str, path: str) -> None:
             "reference_seconds": time.perf_counter() - start,
             "events": swaps.height,
         }
-    out["peak_rss_gib"] = _peak_rss_gib()
+    out["peak_rss_gib"] = peak_rss_mib() / 1024
     print(json.dumps(out))
 
 

@@ -13,11 +13,12 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+from smart_trader_tests.benchmarks.memory import peak_rss_mib
 
 GOALS = {"cold": 120.0, "incremental": 30.0}
 
@@ -32,8 +33,9 @@ def run_phase(day: str) -> None:
     started = time.perf_counter()
     result = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=True)
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"success": result.success, "seconds": seconds, "peak_rss_mib": peak_mib}))
+    print(
+        json.dumps({"success": result.success, "seconds": seconds, "peak_rss_mib": peak_rss_mib()})
+    )
 
 
 def main() -> int:
