@@ -411,3 +411,23 @@ def test_event_order_is_the_sort_on_pair_time_block_and_tx_hash(pair_range: int)
         .select(got.columns)
     )
     assert got.equals(expected)
+
+
+def test_fifo_in_chunks_of_whole_pairs_equals_fifo_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(1, 20, 300)
+    n = int(lengths.sum())
+    pair_first = np.zeros(n, dtype=bool)
+    pair_first[np.concatenate([[0], np.cumsum(lengths)[:-1]])] = True
+    is_buy = rng.random(n) < 0.55
+    qty = 10.0 ** rng.uniform(-3, 6, n)
+    value = qty * 10.0 ** rng.uniform(-2, 2, n)
+    time_us = np.cumsum(rng.integers(1, 10**6, n))
+    at_once = fifo.fifo_pairs(pair_first, is_buy, qty, value, time_us)
+    # Chunks of about 7 events: most cuts fall inside a pair and move to its start.
+    monkeypatch.setattr(fifo, "_CHUNK_EVENTS", 7)
+    chunked = fifo.fifo_all_pairs(pair_first, is_buy, qty, value, time_us)
+    assert chunked.keys() == at_once.keys()
+    for name, column in at_once.items():
+        assert len(chunked[name]) == len(lengths), name
+        assert np.array_equal(chunked[name], column), name
