@@ -27,13 +27,13 @@ class SyncPlan:
 def plan_sync(
     wanted: list[str],
     current: list[str] | None,
-    gold_day: dt.date | None,
+    gold_day: dt.date,
     today: dt.date,
 ) -> SyncPlan:
     """What to do with the webhook, given the wanted list and the webhook's (None: no webhook)."""
     wanted = sorted(set(wanted))
     existing = sorted(set(current or []))
-    if gold_day is None or not wanted:
+    if not wanted:
         return SyncPlan("skipped_empty", wanted, [], [])
     if today - gold_day > MAX_GOLD_AGE:
         return SyncPlan("skipped_stale", wanted, [], [])

@@ -242,7 +242,7 @@ HELIUS_SYNC_LOG = _spec(
     (),
     [
         ("synced_at", TS, False),
-        ("as_of_date", DATE, True),
+        ("as_of_date", DATE, False),
         ("webhook_id", S, True),
         ("status", S, False),
         ("address_count", I32, False),

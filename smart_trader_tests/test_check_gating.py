@@ -156,6 +156,17 @@ def test_the_sync_refuses_a_gold_partition_whose_checks_failed(tmp_path: Path) -
     assert after is not None and after.account_addresses == webhook.account_addresses
 
 
+def test_the_sync_without_any_gold_partition_fails_and_logs_nothing(tmp_path: Path) -> None:
+    pipeline = build_pipeline(tmp_path, SETTINGS)
+    sync = pipeline.run_selection(D, [HELIUS_SYNC_LOG], raise_on_error=False)
+    assert not sync.success
+    failures = [e for e in sync.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "no gold/smart_wallets partition is materialized yet" in str(
+        failures[0].event_specific_data
+    )
+    assert pipeline.lake.version(schemas.HELIUS_SYNC_LOG) is None
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The code location as the CLI loads it (env settings), on a persistent instance."""

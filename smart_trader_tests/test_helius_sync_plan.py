@@ -27,7 +27,7 @@ def test_updates_only_when_the_set_changed() -> None:
 
 def test_never_replaces_the_list_with_an_empty_one() -> None:
     assert plan_sync([], ["a"], TODAY, TODAY).status == "skipped_empty"
-    assert plan_sync(["a"], ["a"], None, TODAY).status == "skipped_empty"
+    assert plan_sync([], None, TODAY, TODAY).status == "skipped_empty"
 
 
 def test_does_not_follow_gold_older_than_three_days() -> None:

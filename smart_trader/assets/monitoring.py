@@ -66,24 +66,28 @@ def build_monitoring_assets(
             dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
         )
         done = context.instance.get_materialized_partitions(SMART_WALLETS)
-        gold_day = max((dt.date.fromisoformat(k) for k in done), default=None)
-        wanted: list[str] = []
-        if gold_day is not None:
-            broken = failed_checks(context.instance, gold_blocking_checks, gold_day)
-            if broken:
-                _append(store, gold_day, None, SyncPlan("failed", [], [], []))
-                raise dg.Failure(
-                    f"helius sync refuses gold({gold_day}): its blocking checks did not pass: "
-                    f"{', '.join(broken)}"
-                )
-            wanted = (
-                store.scan(schemas.SMART_WALLETS, [gold_day])
-                .sort("rank")
-                .head(settings.helius_max_addresses)
-                .collect()
-                .get_column("wallet_address")
-                .to_list()
+        if not done:
+            # Nothing to follow, and no gold day to log the attempt against.
+            raise dg.Failure(
+                "helius sync: no gold/smart_wallets partition is materialized yet; "
+                "materialize one first"
             )
+        gold_day = max(dt.date.fromisoformat(k) for k in done)
+        broken = failed_checks(context.instance, gold_blocking_checks, gold_day)
+        if broken:
+            _append(store, gold_day, None, SyncPlan("failed", [], [], []))
+            raise dg.Failure(
+                f"helius sync refuses gold({gold_day}): its blocking checks did not pass: "
+                f"{', '.join(broken)}"
+            )
+        wanted = (
+            store.scan(schemas.SMART_WALLETS, [gold_day])
+            .sort("rank")
+            .head(settings.helius_max_addresses)
+            .collect()
+            .get_column("wallet_address")
+            .to_list()
+        )
         try:
             webhook = helius.find_webhook_for_url(helius.webhook_url)
             plan = plan_sync(
@@ -121,7 +125,7 @@ def build_monitoring_assets(
     return [helius_sync_log]
 
 
-def _append(store: Lake, gold_day: dt.date | None, webhook_id: str | None, plan: SyncPlan) -> int:
+def _append(store: Lake, gold_day: dt.date, webhook_id: str | None, plan: SyncPlan) -> int:
     row = pl.DataFrame(
         {
             "synced_at": [dt.datetime.now(dt.UTC)],
