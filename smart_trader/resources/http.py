@@ -69,6 +69,10 @@ class _RedactingFilter(logging.Filter):
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).addFilter(_RedactingFilter())
 
+# stamina prints a line per retry (through structlog, past logging's levels); the clients' progress
+# lines and materialization metadata already count retries and 429s.
+stamina.instrumentation.set_on_retry_hooks([])
+
 
 class ApiError(Exception):
     """A request failed; the message names the service, endpoint and status, never a key."""
