@@ -50,7 +50,7 @@ _MAX_EPISODE_PASSES = 8
 # numpy releases the GIL in its array loops: pairs are independent, so two threads (this machine's
 # cores) run the FIFO of chunks of pairs.
 _FIFO_THREADS = 2
-_CHUNK_EVENTS = 1 << 18
+_CHUNK_EVENTS = 1 << 16
 _KEY_BITS = 63
 
 
