@@ -1,5 +1,6 @@
 """FIFO engine benchmark: 10 M events over ~1 M (wallet, token) pairs, plus the speed ratio
-against the plain reference on a 1 M-event slice, measured in the same run.
+against the plain reference on a 1 M-event slice, measured in the same run; the engine's results
+on the slice must equal the reference's (the run fails otherwise).
 
     .venv/bin/python smart_trader_tests/benchmarks/fifo_benchmark.py \
         [--events 10000000] [--slice 1000000]
