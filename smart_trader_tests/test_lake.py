@@ -156,7 +156,7 @@ def test_append_only_table(tmp_path: Path) -> None:
     row = pl.DataFrame(
         {
             "synced_at": [FETCHED],
-            "as_of_date": [None],
+            "as_of_date": [D1],
             "webhook_id": ["wh"],
             "status": ["ok"],
             "address_count": [3],
