@@ -275,7 +275,7 @@ def _keyed(
     wallet_id = (
         raw.get_column("w_h")
         .replace_strict(wallet_ids.get_column("key"), wallet_ids.get_column("id"))
-        # replace_strict keeps the input's dtype on an empty input, whatever return_dtype says.
+        # replace_strict keeps the input's dtype (UInt64) on an empty input.
         .cast(pl.Int64)
         .alias("wallet_id")
     )
