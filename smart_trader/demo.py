@@ -15,6 +15,7 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
+from smart_trader.pnl.scoring import top_wallets
 from smart_trader.resources.lake import LakeResource
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
@@ -57,16 +58,5 @@ def run_demo(day: dt.date, top: int) -> int:
     with pl.Config(
         tbl_rows=top, tbl_width_chars=160, fmt_str_lengths=44, tbl_hide_dataframe_shape=True
     ):
-        print(
-            gold.head(top).select(
-                "rank",
-                "tier",
-                "wallet_address",
-                pl.col("score").round(2),
-                pl.col("realized_pnl_usd").round(2),
-                pl.col("roi_pct").round(1),
-                pl.col("win_rate_pct").round(1),
-                "tokens_realized",
-            )
-        )
+        print(top_wallets(gold, top))
     return 0

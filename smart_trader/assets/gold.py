@@ -6,7 +6,7 @@ import polars as pl
 from smart_trader.assets.history import markdown_table
 from smart_trader.assets.silver import WALLET_PNL
 from smart_trader.partitions import DAILY, day_of
-from smart_trader.pnl.scoring import rank_smart_wallets
+from smart_trader.pnl.scoring import rank_smart_wallets, top_wallets
 from smart_trader.sensors import after_inputs
 from smart_trader.settings import Settings
 
@@ -27,15 +27,7 @@ def build_gold_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def smart_wallets(context: dg.AssetExecutionContext, wallet_pnl: pl.DataFrame) -> pl.DataFrame:
         day = day_of(context.partition_key)
         ranked = rank_smart_wallets(wallet_pnl, as_of_date=day, thresholds=settings.eligibility)
-        preview = ranked.head(PREVIEW_ROWS).select(
-            "rank",
-            "tier",
-            "wallet_address",
-            pl.col("score").round(2),
-            pl.col("realized_pnl_usd").round(2),
-            pl.col("roi_pct").round(1),
-            pl.col("win_rate_pct").round(1),
-        )
+        preview = top_wallets(ranked, PREVIEW_ROWS)
         context.add_output_metadata(
             {
                 "tiers": dg.MetadataValue.json(

@@ -103,3 +103,17 @@ def rank_smart_wallets(
         )
     )
     return schemas.conform(ranked, schemas.SMART_WALLETS)
+
+
+def top_wallets(ranked: pl.DataFrame, rows: int) -> pl.DataFrame:
+    """The first `rows` ranked wallets with their headline figures, rounded for display."""
+    return ranked.head(rows).select(
+        "rank",
+        "tier",
+        "wallet_address",
+        pl.col("score").round(2),
+        pl.col("realized_pnl_usd").round(2),
+        pl.col("roi_pct").round(1),
+        pl.col("win_rate_pct").round(1),
+        "tokens_realized",
+    )
