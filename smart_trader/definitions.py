@@ -10,16 +10,15 @@ from typing import Any
 
 import dagster as dg
 
-from smart_trader.assets.bronze import build_bronze_assets
-from smart_trader.assets.gold import SMART_WALLETS, build_gold_assets
-from smart_trader.assets.monitoring import build_monitoring_assets
-from smart_trader.assets.silver import build_silver_assets
-from smart_trader.checks import blocking_check_keys, build_checks
+from smart_trader.defs.automation import build_automation
+from smart_trader.defs.bronze import bronze_defs
+from smart_trader.defs.gold import gold_defs
+from smart_trader.defs.monitoring import monitoring_defs
+from smart_trader.defs.silver import silver_defs
 from smart_trader.resources.birdeye import birdeye_from_env
 from smart_trader.resources.delta_io_manager import DeltaIOManager
 from smart_trader.resources.helius import helius_from_env
 from smart_trader.resources.lake import LakeResource
-from smart_trader.sensors import build_automation
 from smart_trader.settings import Settings, SettingsError, load_settings
 
 SANDBOX_WEBHOOK_URL = "https://hooks.sandbox.smart-trader.invalid/helius"
@@ -64,21 +63,20 @@ def build_definitions(
 
 
 def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.Definitions:
-    checks = build_checks(settings)
-    return dg.Definitions(
-        assets=[
-            *build_bronze_assets(settings),
-            *build_silver_assets(settings),
-            *build_gold_assets(settings),
-            *build_monitoring_assets(settings, blocking_check_keys(checks, SMART_WALLETS)),
-        ],
-        asset_checks=checks,
+    wiring = dg.Definitions(
         sensors=build_automation(),
         # A run's steps are many small checks around a few fetches; one process per step would
         # spend more on interpreter start-up than on the work. Runs stay isolated from each
         # other (the run launcher gives each its own process, container or pod).
         executor=dg.in_process_executor,
         resources=dict(resources) if resources is not None else default_resources(),
+    )
+    return dg.Definitions.merge(
+        bronze_defs(settings),
+        silver_defs(settings),
+        gold_defs(settings),
+        monitoring_defs(settings),
+        wiring,
     )
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-from smart_trader.ingest.fetch_plan import day_start
+from smart_trader.days import day_start
 from smart_trader.pnl.scoring import TIER_BOUNDS, TIERS, eligibility_rules, score_expr
 from smart_trader.schemas import TableSpec
 from smart_trader.settings import NATIVE_SOL, EligibilityThresholds, TokenFilters

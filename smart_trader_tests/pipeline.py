@@ -9,8 +9,8 @@ from typing import Any
 
 import dagster as dg
 
-from smart_trader.assets.monitoring import HELIUS_SYNC_LOG
 from smart_trader.definitions import build_definitions
+from smart_trader.defs.monitoring.assets import HELIUS_SYNC_LOG
 from smart_trader.lake import Lake
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.delta_io_manager import DeltaIOManager

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from smart_trader import schemas
-from smart_trader.assets.bronze import TOKEN_METRICS, TRANSACTION_HISTORY, WHALE_HOLDERS
+from smart_trader.defs.bronze.assets import TOKEN_METRICS, TRANSACTION_HISTORY, WHALE_HOLDERS
 from smart_trader.settings import Settings
 from smart_trader_tests.pipeline import build_pipeline
 

@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
-from smart_trader.assets.bronze import (
+from smart_trader.defs.bronze.assets import (
     TOKEN_METRICS,
     TOKEN_PRICES,
     TRANSACTION_HISTORY,

@@ -14,10 +14,11 @@ import polars as pl
 import pytest
 
 from smart_trader import schemas
-from smart_trader.assets.bronze import COUNT_TERMS, ENDPOINTS, count_metadata_key, window_swaps
+from smart_trader.defs.bronze.assets import COUNT_TERMS, ENDPOINTS, count_metadata_key
 from smart_trader.helius_sync import addresses_sha256
 from smart_trader.pnl.fifo import compute_silver
 from smart_trader.pnl.scoring import rank_smart_wallets
+from smart_trader.pnl.window import window_swaps
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.sandbox import shared_app
 from smart_trader.settings import Settings

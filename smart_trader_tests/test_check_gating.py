@@ -19,17 +19,17 @@ import polars as pl
 import pytest
 
 from smart_trader import schemas
-from smart_trader.assets.bronze import (
+from smart_trader.definitions import build_definitions, default_resources
+from smart_trader.defs.bronze.assets import (
     REJECTED_RECORDS,
     TOKEN_METRICS,
     TOKEN_PRICES,
     TRANSACTION_HISTORY,
     WHALE_HOLDERS,
 )
-from smart_trader.assets.gold import SMART_WALLETS
-from smart_trader.assets.monitoring import HELIUS_SYNC_LOG
-from smart_trader.assets.silver import WALLET_PNL, WALLET_TOKEN_PNL
-from smart_trader.definitions import build_definitions, default_resources
+from smart_trader.defs.gold.assets import SMART_WALLETS
+from smart_trader.defs.monitoring.assets import HELIUS_SYNC_LOG
+from smart_trader.defs.silver.assets import WALLET_PNL, WALLET_TOKEN_PNL
 from smart_trader.lake import Lake
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.settings import Settings, load_settings

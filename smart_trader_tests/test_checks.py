@@ -20,16 +20,15 @@ import pytest
 from deltalake import write_deltalake
 
 from smart_trader import schemas
-from smart_trader.assets.bronze import (
+from smart_trader.days import day_start
+from smart_trader.defs.bronze.assets import (
     ENDPOINTS,
     TOKEN_METRICS,
     TRANSACTION_HISTORY,
     WHALE_HOLDERS,
     count_metadata_key,
 )
-from smart_trader.assets.monitoring import HELIUS_SYNC_LOG
-from smart_trader.checks import TABLE_OF
-from smart_trader.ingest.fetch_plan import day_start
+from smart_trader.defs.monitoring.assets import HELIUS_SYNC_LOG
 from smart_trader.lake import Lake
 from smart_trader.settings import NATIVE_SOL, USDC, Settings
 from smart_trader_tests.pipeline import Pipeline, build_pipeline
@@ -45,7 +44,9 @@ SETTINGS = Settings.model_validate(
 )
 # a valid address that is nobody's wallet or token in the sandbox market
 STRANGER = "Stranger1111111111111111111111111111111111"
-SPEC_OF_PATH = {key.to_user_string(): spec for key, spec in TABLE_OF.items()}
+SPEC_OF_PATH = {
+    path: spec for path, spec in schemas.TABLES_BY_PATH.items() if spec.partition_column
+}
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 
 from smart_trader import schemas
 from smart_trader.definitions import build_definitions, defs
-from smart_trader.partitions import DAILY
+from smart_trader.defs.partitions import DAILY
 from smart_trader.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,12 +121,11 @@ def test_dagster_definitions_validate() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
 
 
-def test_cli_materializes_every_asset_of_a_day_on_a_fresh_lake(tmp_path: Path) -> None:
-    """`dagster asset materialize --select '*' --partition D` from the repo root, no earlier day."""
+def _materialize_whole_day(tmp_path: Path, command: list[str]) -> None:
+    """Run a CLI command that materializes every asset of D from the repo root, no earlier day."""
     day = dt.date(2026, 2, 3)
-    dagster = Path(sys.executable).parent / "dagster"
     out = subprocess.run(
-        [str(dagster), "asset", "materialize", "--select", "*", "--partition", day.isoformat()],
+        [*command, day.isoformat()],
         cwd=REPO,
         env=_cli_env(tmp_path),
         capture_output=True,
@@ -136,6 +135,22 @@ def test_cli_materializes_every_asset_of_a_day_on_a_fresh_lake(tmp_path: Path) -
     assert out.returncode == 0, out.stderr[-3000:]
     gold = pl.scan_delta(str(tmp_path / "lake" / schemas.SMART_WALLETS.path)).collect()
     assert gold.filter(pl.col("as_of_date") == day).height > 0
+
+
+def test_dg_launch_materializes_every_asset_of_a_day_on_a_fresh_lake(tmp_path: Path) -> None:
+    """`dg launch --assets '*' --partition D`: Dagster's current CLI, on the embedded default."""
+    dg_cli = Path(sys.executable).parent / "dg"
+    _materialize_whole_day(tmp_path, [str(dg_cli), "launch", "--assets", "*", "--partition"])
+
+
+def test_cli_materializes_every_asset_of_a_day_on_a_fresh_lake(tmp_path: Path) -> None:
+    """`dagster asset materialize -m smart_trader.definitions --select '*' --partition D`."""
+    dagster = Path(sys.executable).parent / "dagster"
+    _materialize_whole_day(
+        tmp_path,
+        [str(dagster), "asset", "materialize", "-m", "smart_trader.definitions"]
+        + ["--select", "*", "--partition"],
+    )
 
 
 @pytest.mark.parametrize(

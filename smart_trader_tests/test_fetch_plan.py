@@ -6,7 +6,8 @@ import datetime as dt
 
 import polars as pl
 
-from smart_trader.ingest.fetch_plan import day_start, swap_fetch_ranges, tracked_wallets
+from smart_trader.days import day_start
+from smart_trader.ingest.fetch_plan import swap_fetch_ranges, tracked_wallets
 
 D = dt.date(2026, 3, 31)
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from smart_trader import schemas
-from smart_trader.ingest.fetch_plan import day_start
+from smart_trader.days import day_start
 from smart_trader.sandbox import shared_app
 from smart_trader.settings import Settings
 from smart_trader_tests.pipeline import SEED, Pipeline, build_pipeline

@@ -12,16 +12,13 @@ import datetime as dt
 
 import polars as pl
 
+from smart_trader.days import window_first
 from smart_trader.schemas import UTC_TIMESTAMP
-
-
-def day_start(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def tracked_wallets(whale_holders: pl.DataFrame, day: dt.date, tracking_days: int) -> pl.DataFrame:
     """Distinct wallet_address of whale_holders days [D − (tracking_days − 1), D]."""
-    first = day - dt.timedelta(days=tracking_days - 1)
+    first = window_first(day, tracking_days)
     return (
         whale_holders.lazy()
         .filter(pl.col("snapshot_date").is_between(first, day))
@@ -42,8 +39,8 @@ def swap_fetch_ranges(
     min(Q + tracking − 1, D − 1), which lies inside the lookback window exactly when
     Q ≥ D − (lookback − 1) − (tracking − 1).
     """
-    window_first = day - dt.timedelta(days=lookback_days - 1)
-    earliest_q = window_first - dt.timedelta(days=tracking_days - 1)
+    first_day = window_first(day, lookback_days)
+    earliest_q = window_first(first_day, tracking_days)
     wallets = tracked_wallets(whale_holders, day, tracking_days)
     latest_q = (
         whale_holders.lazy()
@@ -58,7 +55,7 @@ def swap_fetch_ranges(
     )
     start_day = (
         pl.when(pl.col("latest_q").is_null())
-        .then(pl.lit(window_first))
+        .then(pl.lit(first_day))
         .otherwise(tracked_until + pl.duration(days=1))
     )
     return (

@@ -10,10 +10,11 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
-from smart_trader.assets.history import markdown_table, materialized_days
-from smart_trader.ingest.fetch_plan import day_start, swap_fetch_ranges, tracked_wallets
-from smart_trader.ingest.records import FetchResult
-from smart_trader.partitions import (
+from smart_trader.days import day_start
+from smart_trader.defs.automation import DAILY_AT_0030, after_inputs
+from smart_trader.defs.materializations import materialized_days
+from smart_trader.defs.metadata import markdown_table
+from smart_trader.defs.partitions import (
     DAILY,
     day_of,
     fetch_plan_days,
@@ -21,9 +22,11 @@ from smart_trader.partitions import (
     tracked_wallets_days,
     window_input,
 )
+from smart_trader.ingest.fetch_plan import swap_fetch_ranges
+from smart_trader.ingest.records import FetchResult
+from smart_trader.pnl.window import window_swaps
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.lake import LakeResource
-from smart_trader.sensors import DAILY_AT_0030, after_inputs
 from smart_trader.settings import Settings
 
 TOKEN_METRICS = dg.AssetKey(["bronze", "token_metrics"])
@@ -227,19 +230,3 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         token_prices,
         rejected_records,
     ]
-
-
-def window_swaps(
-    transaction_history: pl.LazyFrame,
-    whale_holders: pl.DataFrame,
-    day: dt.date,
-    settings: Settings,
-) -> pl.LazyFrame:
-    """The swaps silver reads for D: wallets tracked on D, block_time in the lookback window."""
-    first = day - dt.timedelta(days=settings.lookback_days - 1)
-    wallets = tracked_wallets(whale_holders, day, settings.tracking_days)
-    return transaction_history.filter(
-        pl.col("block_time").is_between(
-            day_start(first), day_start(day + dt.timedelta(days=1)), closed="left"
-        )
-    ).join(wallets.lazy(), on="wallet_address", how="semi")

@@ -3,11 +3,11 @@
 import dagster as dg
 import polars as pl
 
-from smart_trader.assets.history import markdown_table
-from smart_trader.assets.silver import WALLET_PNL
-from smart_trader.partitions import DAILY, day_of
+from smart_trader.defs.automation import after_inputs
+from smart_trader.defs.metadata import markdown_table
+from smart_trader.defs.partitions import DAILY, day_of
+from smart_trader.defs.silver.assets import WALLET_PNL
 from smart_trader.pnl.scoring import rank_smart_wallets, top_wallets
-from smart_trader.sensors import after_inputs
 from smart_trader.settings import Settings
 
 SMART_WALLETS = dg.AssetKey(["gold", "smart_wallets"])

@@ -9,12 +9,12 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from pydantic import Field
 
 from smart_trader import schemas
-from smart_trader.assets.gold import SMART_WALLETS
+from smart_trader.defs.automation import after_any_gold_update
+from smart_trader.defs.gold.assets import SMART_WALLETS
 from smart_trader.helius_sync import SyncPlan, addresses_sha256, plan_sync
 from smart_trader.lake import Lake
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.lake import LakeResource
-from smart_trader.sensors import after_any_gold_update
 from smart_trader.settings import Settings
 
 HELIUS_SYNC_LOG = dg.AssetKey(["monitoring", "helius_sync_log"])

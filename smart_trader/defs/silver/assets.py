@@ -5,15 +5,16 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from smart_trader.assets.bronze import (
+from smart_trader.days import window_days
+from smart_trader.defs.automation import after_inputs
+from smart_trader.defs.bronze.assets import (
     TOKEN_METRICS,
     TOKEN_PRICES,
     TRANSACTION_HISTORY,
     WHALE_HOLDERS,
-    window_swaps,
 )
-from smart_trader.assets.history import days_between, materialized_days
-from smart_trader.partitions import (
+from smart_trader.defs.materializations import materialized_days
+from smart_trader.defs.partitions import (
     DAILY,
     day_of,
     swaps_days,
@@ -21,7 +22,7 @@ from smart_trader.partitions import (
     window_input,
 )
 from smart_trader.pnl.fifo import compute_silver
-from smart_trader.sensors import after_inputs
+from smart_trader.pnl.window import window_swaps
 from smart_trader.settings import Settings
 
 WALLET_TOKEN_PNL = dg.AssetKey(["silver", "wallet_token_pnl"])
@@ -31,7 +32,7 @@ AUTOMATION = after_inputs([TRANSACTION_HISTORY, WHALE_HOLDERS])
 
 def unfetched_days(instance: dg.DagsterInstance, day: dt.date, lookback_days: int) -> list[dt.date]:
     """Days P of D's window whose whale_holders exist but whose transaction_history does not."""
-    window = days_between(day - dt.timedelta(days=lookback_days - 1), day)
+    window = window_days(day, lookback_days)
     holders = materialized_days(instance, WHALE_HOLDERS, window)
     swaps = materialized_days(instance, TRANSACTION_HISTORY, window)
     return sorted(holders - swaps)

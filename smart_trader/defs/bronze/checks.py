@@ -1,0 +1,245 @@
+"""Bronze's asset checks: what the APIs gave is typed, keyed, in range and accounted for."""
+
+import dagster as dg
+import polars as pl
+
+from smart_trader import quality, schemas
+from smart_trader.defs.bronze.assets import (
+    COUNT_TERMS,
+    ENDPOINTS,
+    REJECTED_RECORDS,
+    TOKEN_METRICS,
+    TOKEN_PRICES,
+    TRANSACTION_HISTORY,
+    WHALE_HOLDERS,
+    count_metadata_key,
+)
+from smart_trader.defs.checks import CheckContext, RuleCheck, table_rules, wallets_tracked
+from smart_trader.defs.partitions import fetch_plan_days
+from smart_trader.ingest.fetch_plan import swap_fetch_ranges
+from smart_trader.settings import Settings
+
+
+def _swap_key_table_wide(c: CheckContext) -> pl.DataFrame:
+    """Duplicates within D, and D's keys found in any other partition."""
+    spec = schemas.TRANSACTION_HISTORY
+    day_rows = c.read(spec)
+    others = (
+        c.lake.scan(spec)
+        .filter(pl.col("ingest_date") != c.day)
+        .select(*spec.key, "ingest_date")
+        .join(day_rows.lazy().select(spec.key), on=list(spec.key), how="semi")
+        .collect()
+    )
+    within = quality.duplicate_keys(day_rows, spec.key).select(
+        *spec.key, problem=pl.format("{} rows in {}", "occurrences", pl.lit(str(c.day)))
+    )
+    elsewhere = quality.keys_elsewhere(day_rows, others, spec.key, "ingest_date").select(
+        *spec.key, problem=pl.format("also in {}", pl.col("also_in").cast(pl.String))
+    )
+    return pl.concat([within, elsewhere])
+
+
+def _holders_reference_tokens(c: CheckContext) -> pl.DataFrame:
+    tokens = c.read(schemas.TOKEN_METRICS).get_column("token_address")
+    return quality.missing_references(
+        c.read(schemas.WHALE_HOLDERS).select("token_address", "wallet_address", "rank"),
+        "token_address",
+        tokens,
+    )
+
+
+def _swaps_in_range(c: CheckContext) -> pl.DataFrame:
+    s = c.settings
+    holders = c.read(schemas.WHALE_HOLDERS, c.window(fetch_plan_days(s)))
+    ranges = swap_fetch_ranges(holders, c.day, s.lookback_days, s.tracking_days)
+    return quality.swaps_outside_range(c.read(schemas.TRANSACTION_HISTORY), ranges, c.day)
+
+
+def _accounting(c: CheckContext) -> pl.DataFrame:
+    """received = stored + rejected + filtered + merged + duplicate, per endpoint, from the
+    latest materialization of each bronze asset for D; its rejected term equals the rows of
+    that endpoint in rejected_records(D)."""
+    stored = dict(c.read(schemas.REJECTED_RECORDS).group_by("endpoint").len("rows").iter_rows())
+    problems = [
+        {"endpoint": endpoint, "problem": f"{rows} rejected rows of an endpoint no asset reads"}
+        for endpoint, rows in sorted(stored.items())
+        if not any(endpoint in endpoints for endpoints in ENDPOINTS.values())
+    ]
+    for asset_key, endpoints in ENDPOINTS.items():
+        records = c.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[c.day.isoformat()]),
+            limit=1,
+        ).records
+        materialization = records[0].asset_materialization if records else None
+        for endpoint in endpoints:
+            rows = stored.get(endpoint, 0)
+            if materialization is None:
+                if rows:
+                    problems.append(
+                        {
+                            "endpoint": endpoint,
+                            "problem": f"{rows} rejected rows but {asset_key.to_user_string()}"
+                            f"({c.day}) was never materialized",
+                        }
+                    )
+                continue
+            terms = {}
+            for term in COUNT_TERMS:
+                value = materialization.metadata.get(count_metadata_key(endpoint, term))
+                terms[term] = int(value.value) if value is not None else 0  # type: ignore[arg-type]
+            parts = sum(terms[t] for t in COUNT_TERMS[1:])
+            if terms["received"] != parts:
+                problems.append(
+                    {
+                        "endpoint": endpoint,
+                        "problem": f"received {terms['received']} != stored {terms['stored']} "
+                        f"+ rejected {terms['rejected']} + filtered {terms['filtered']} + merged "
+                        f"{terms['merged']} + duplicate {terms['duplicate']} = {parts}",
+                    }
+                )
+            if terms["rejected"] != rows:
+                problems.append(
+                    {
+                        "endpoint": endpoint,
+                        "problem": f"rejected {terms['rejected']} in the metadata but {rows} "
+                        "rows in rejected_records",
+                    }
+                )
+    return pl.DataFrame(problems, schema={"endpoint": pl.String, "problem": pl.String})
+
+
+def _token_count(c: CheckContext) -> pl.DataFrame:
+    count = c.read(schemas.TOKEN_METRICS).height
+    wanted = c.settings.tokens_per_day
+    if count == wanted:
+        return pl.DataFrame(schema={"tokens": pl.Int64, "tokens_per_day": pl.Int64})
+    return pl.DataFrame({"tokens": [count], "tokens_per_day": [wanted]})
+
+
+def bronze_rules(settings: Settings) -> list[RuleCheck]:
+    s = settings
+    quotes = s.quote_asset_set
+    return [
+        *table_rules(TOKEN_METRICS, schemas.TOKEN_METRICS),
+        *table_rules(WHALE_HOLDERS, schemas.WHALE_HOLDERS),
+        # The key of transaction_history is checked across partitions below.
+        *table_rules(TRANSACTION_HISTORY, schemas.TRANSACTION_HISTORY, unique_key=False),
+        *table_rules(TOKEN_PRICES, schemas.TOKEN_PRICES),
+        *table_rules(REJECTED_RECORDS, schemas.REJECTED_RECORDS),
+        # bronze/token_metrics
+        RuleCheck(
+            TOKEN_METRICS,
+            "valid_prices",
+            "price_usd is finite and > 0.",
+            lambda c: quality.invalid_values(
+                c.read(schemas.TOKEN_METRICS), ["price_usd"], ["token_address", "symbol"]
+            ),
+        ),
+        RuleCheck(
+            TOKEN_METRICS,
+            "passes_filters",
+            "Every token passes the token filters (inclusive bounds) and is not a quote asset.",
+            lambda c: quality.token_filter_violations(
+                c.read(schemas.TOKEN_METRICS), s.token_filters, quotes
+            ),
+            blocking=False,
+        ),
+        RuleCheck(
+            TOKEN_METRICS,
+            "full_top_list",
+            "The day holds exactly tokens_per_day tokens (fewer: not enough passed the filters).",
+            _token_count,
+            blocking=False,
+        ),
+        # bronze/whale_holders
+        RuleCheck(
+            WHALE_HOLDERS,
+            "tokens_in_token_metrics",
+            "Every token_address is in token_metrics(D).",
+            _holders_reference_tokens,
+        ),
+        RuleCheck(
+            WHALE_HOLDERS,
+            "valid_amounts",
+            "ui_amount and value_usd are finite and > 0.",
+            lambda c: quality.invalid_values(
+                c.read(schemas.WHALE_HOLDERS),
+                ["ui_amount", "value_usd"],
+                ["token_address", "wallet_address"],
+            ),
+        ),
+        RuleCheck(
+            WHALE_HOLDERS,
+            "holder_ranks",
+            "rank is 1..n per token by ui_amount descending, then wallet_address ascending.",
+            lambda c: quality.holder_rank_violations(c.read(schemas.WHALE_HOLDERS)),
+            blocking=False,
+        ),
+        # bronze/transaction_history
+        RuleCheck(
+            TRANSACTION_HISTORY,
+            "unique_key",
+            "The key (tx_hash, ins_index, inner_ins_index, wallet_address) is unique across "
+            "the whole table.",
+            _swap_key_table_wide,
+        ),
+        wallets_tracked(TRANSACTION_HISTORY, schemas.TRANSACTION_HISTORY),
+        RuleCheck(
+            TRANSACTION_HISTORY,
+            "block_time_in_fetch_range",
+            "Every swap lies in its wallet's fetch range [s_W(D), D+1 00:00): none at or after "
+            "D+1 00:00.",
+            _swaps_in_range,
+        ),
+        RuleCheck(
+            TRANSACTION_HISTORY,
+            "valid_amounts_and_prices",
+            "sold_amount and bought_amount are finite and > 0; prices are null or finite and > 0.",
+            lambda c: pl.concat(
+                [
+                    quality.invalid_values(
+                        c.read(schemas.TRANSACTION_HISTORY),
+                        ["sold_amount", "bought_amount"],
+                        ["tx_hash", "ins_index", "inner_ins_index", "wallet_address"],
+                    ),
+                    quality.invalid_values(
+                        c.read(schemas.TRANSACTION_HISTORY),
+                        ["sold_price_usd", "bought_price_usd"],
+                        ["tx_hash", "ins_index", "inner_ins_index", "wallet_address"],
+                        nullable=True,
+                    ),
+                ]
+            ),
+        ),
+        RuleCheck(
+            TRANSACTION_HISTORY,
+            "legs_well_formed",
+            "The two legs are different tokens; native SOL is stored as wSOL.",
+            lambda c: quality.malformed_swaps(c.read(schemas.TRANSACTION_HISTORY)),
+        ),
+        RuleCheck(
+            TRANSACTION_HISTORY,
+            "one_block_per_transaction",
+            "The swaps of one (wallet_address, tx_hash) share block_time and block_number: a "
+            "transaction lies in one block (silver relies on it to find multi-swap transactions).",
+            lambda c: quality.transactions_across_blocks(c.read(schemas.TRANSACTION_HISTORY)),
+        ),
+        # bronze/token_prices
+        RuleCheck(
+            TOKEN_PRICES,
+            "valid_prices",
+            "price_usd is finite and > 0.",
+            lambda c: quality.invalid_values(
+                c.read(schemas.TOKEN_PRICES), ["price_usd"], ["token_address"]
+            ),
+        ),
+        # bronze/rejected_records
+        RuleCheck(
+            REJECTED_RECORDS,
+            "accounting",
+            "Per endpoint: received = stored + rejected + filtered + merged + duplicate in the "
+            "bronze asset's metadata, and rejected equals the endpoint's rejected_records rows.",
+            _accounting,
+        ),
+    ]

@@ -1,0 +1,91 @@
+"""Gold's asset checks: every ranked wallet is eligible, tiered, scored and ranked per contract."""
+
+from collections.abc import Callable
+
+import polars as pl
+
+from smart_trader import quality, schemas
+from smart_trader.defs.checks import CheckContext, Rule, RuleCheck, table_rules
+from smart_trader.defs.gold.assets import SMART_WALLETS
+from smart_trader.settings import Settings
+
+
+def _gold_in_silver(c: CheckContext) -> pl.DataFrame:
+    wallets = c.read(schemas.WALLET_PNL).get_column("wallet_address")
+    return quality.missing_references(
+        c.read(schemas.SMART_WALLETS).select("wallet_address", "rank"), "wallet_address", wallets
+    )
+
+
+def _gold_and_silver(
+    rule: Callable[[pl.DataFrame, pl.DataFrame, CheckContext], pl.DataFrame],
+) -> Rule:
+    return lambda c: rule(c.read(schemas.SMART_WALLETS), c.read(schemas.WALLET_PNL), c)
+
+
+def _gold(rule: Callable[[pl.DataFrame], pl.DataFrame]) -> Rule:
+    return lambda c: rule(c.read(schemas.SMART_WALLETS))
+
+
+def gold_rules(settings: Settings) -> list[RuleCheck]:
+    s = settings
+    return [
+        *table_rules(SMART_WALLETS, schemas.SMART_WALLETS),
+        # gold/smart_wallets
+        RuleCheck(
+            SMART_WALLETS,
+            "wallets_in_silver",
+            "Every wallet is in wallet_pnl(D).",
+            _gold_in_silver,
+        ),
+        RuleCheck(
+            SMART_WALLETS,
+            "matches_silver",
+            "Every metric gold copies equals the wallet's wallet_pnl(D) value.",
+            _gold_and_silver(lambda g, w, _: quality.gold_silver_mismatches(g, w)),
+        ),
+        RuleCheck(
+            SMART_WALLETS,
+            "eligibility",
+            "Every wallet meets every eligibility rule on its wallet_pnl(D) row.",
+            _gold_and_silver(
+                lambda g, w, c: quality.eligibility_violations(g, w, c.day, s.eligibility)
+            ),
+        ),
+        RuleCheck(
+            SMART_WALLETS,
+            "bot_filter",
+            f"No wallet over max_trades_per_day ({s.eligibility.max_trades_per_day}) or under "
+            f"min_avg_hold_seconds ({s.eligibility.min_avg_hold_seconds}).",
+            _gold_and_silver(lambda g, w, _: quality.bot_violations(g, w, s.eligibility)),
+        ),
+        RuleCheck(
+            SMART_WALLETS,
+            "tier",
+            "tier is the first of ELITE (realized >= 1000, roi >= 30, win rate >= 60), STRONG "
+            "(>= 100, >= 15, >= 40), PROMISING that holds.",
+            _gold(quality.tier_violations),
+        ),
+        RuleCheck(
+            SMART_WALLETS,
+            "score",
+            "score is the contract's formula on the row's own columns, rounded to 9 decimals.",
+            _gold(quality.score_violations),
+        ),
+        RuleCheck(
+            SMART_WALLETS,
+            "rank_order",
+            "rank is 1..n without gaps in the order tier (ELITE, STRONG, PROMISING), score "
+            "desc, realized_pnl_usd desc, wallet_address asc.",
+            _gold(quality.rank_violations),
+        ),
+        RuleCheck(
+            SMART_WALLETS,
+            "eligible_wallets_ranked",
+            "Every wallet of wallet_pnl(D) that meets every eligibility rule is ranked.",
+            _gold_and_silver(
+                lambda g, w, c: quality.eligible_but_unranked(g, w, c.day, s.eligibility)
+            ),
+            blocking=False,
+        ),
+    ]

@@ -1,0 +1,17 @@
+"""Which days the Dagster instance has materialized.
+
+Rows alone cannot tell a day materialized with zero rows from a day never materialized, so the
+rules that depend on "was P materialized" ask the instance.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+import dagster as dg
+
+
+def materialized_days(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, days: Iterable[dt.date]
+) -> set[dt.date]:
+    done = instance.get_materialized_partitions(asset_key)
+    return {day for day in days if day.isoformat() in done}
