@@ -145,12 +145,9 @@ def test_dg_launch_materializes_every_asset_of_a_day_on_a_fresh_lake(tmp_path: P
 
 def test_cli_materializes_every_asset_of_a_day_on_a_fresh_lake(tmp_path: Path) -> None:
     """`dagster asset materialize -m smart_trader.definitions --select '*' --partition D`."""
-    dagster = Path(sys.executable).parent / "dagster"
-    _materialize_whole_day(
-        tmp_path,
-        [str(dagster), "asset", "materialize", "-m", "smart_trader.definitions"]
-        + ["--select", "*", "--partition"],
-    )
+    dagster = str(Path(sys.executable).parent / "dagster")
+    command = [dagster, "asset", "materialize", "-m", "smart_trader.definitions"]
+    _materialize_whole_day(tmp_path, [*command, "--select", "*", "--partition"])
 
 
 @pytest.mark.parametrize(
