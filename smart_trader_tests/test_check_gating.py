@@ -213,6 +213,8 @@ def test_cli_materialize_fails_naming_the_check_and_skips_downstream(
             str(dagster),
             "asset",
             "materialize",
+            "-m",
+            "smart_trader.definitions",
             "--select",
             "bronze/transaction_history*",
             "--partition",
