@@ -17,7 +17,10 @@ import polars as pl
 import pytest
 from solders.keypair import Keypair
 
-from smart_trader.ingest import records
+from smart_trader import schemas
+from smart_trader.ingest.prices import MULTI_PRICE
+from smart_trader.ingest.swaps import TRADER_TXS
+from smart_trader.ingest.token_list import token_list_params
 from smart_trader.resources import birdeye as birdeye_module
 from smart_trader.resources.birdeye import BirdEyeClient, LiveHistoryUnavailable
 from smart_trader.resources.http import (
@@ -153,7 +156,7 @@ def test_swap_requests_pin_parameters_and_page_past_the_offset_wall(
     fake = FakeBirdEye(trades={w1: t1, w2: t2}, wall=300)
     result = client_for(monkeypatch, fake).fetch_swaps(DAY, ranges(w1, w2), 20_000)
     assert result.frame.height == 1042
-    assert result.frame.select(records.schemas.TRANSACTION_HISTORY.key).is_duplicated().sum() == 0
+    assert result.frame.select(schemas.TRANSACTION_HISTORY.key).is_duplicated().sum() == 0
     assert set(result.frame.get_column("tx_hash")) == {t["tx_hash"] for t in t1 + t2}
     assert not result.frame.get_column("fetch_truncated").any()
     sent = fake.params_of("/trader/txs/seek_by_time")
@@ -165,7 +168,7 @@ def test_swap_requests_pin_parameters_and_page_past_the_offset_wall(
         )
     assert {p["before_time"] for p in sent if p["address"] == w2} == {str(END)}
     assert len({p["before_time"] for p in sent if p["address"] == w1}) >= 4  # window moved
-    counts = result.counts[records.TRADER_TXS]
+    counts = result.counts[TRADER_TXS]
     assert counts.stored == 1042 and counts.rejected == 0
     assert counts.received == counts.stored + counts.duplicate  # overlap at a moved bound
 
@@ -187,9 +190,7 @@ def test_swap_window_is_start_to_end_of_day(monkeypatch: pytest.MonkeyPatch) -> 
     fake = FakeBirdEye(trades={wallet: [swap(wallet, i, t) for i, t in enumerate(times)]})
     result = client_for(monkeypatch, fake).fetch_swaps(DAY, ranges(wallet, start=start), 100)
     assert sorted(result.frame.get_column("block_time").dt.epoch("s")) == times[1:3][::-1]
-    assert (
-        result.counts[records.TRADER_TXS].filtered == 1
-    )  # END itself; after_time excludes start-1
+    assert result.counts[TRADER_TXS].filtered == 1  # END itself; after_time excludes start-1
 
 
 def test_strict_time_bounds_fall_back_to_before_time_only(
@@ -226,7 +227,7 @@ def test_transient_faults_are_retried_and_rows_match(monkeypatch: pytest.MonkeyP
 
     fake = FakeBirdEye(trades=trades, fault=first_attempts_fail)
     faulty = client_for(monkeypatch, fake, max_retries=8).fetch_swaps(DAY, ranges(*trades), 20_000)
-    key = list(records.schemas.TRANSACTION_HISTORY.key)
+    key = list(schemas.TRANSACTION_HISTORY.key)
     assert (
         faulty.frame.drop("fetched_at").sort(key).equals(clean.frame.drop("fetched_at").sort(key))
     )
@@ -347,7 +348,7 @@ def test_token_metrics_pages_sends_filters_and_clock(monkeypatch: pytest.MonkeyP
     sent = fake.params_of("/defi/v3/token/list")
     assert [p["offset"] for p in sent] == ["0", "100"]  # the top 150 were settled on page 2
     assert sent[0] == {
-        **{k: str(v) for k, v in records.token_list_params(Settings()).items()},
+        **{k: str(v) for k, v in token_list_params(Settings()).items()},
         "offset": "0",
         "limit": "100",
     }
@@ -395,7 +396,7 @@ def test_prices_in_batches_unknown_absent(monkeypatch: pytest.MonkeyPatch) -> No
     assert sorted(result.frame.get_column("token_address")) == sorted(known)
     sent = fake.params_of("/defi/multi_price")
     assert len(sent) == 3 and all(len(p["list_address"].split(",")) <= 100 for p in sent)
-    assert result.counts[records.MULTI_PRICE].filtered == 60
+    assert result.counts[MULTI_PRICE].filtered == 60
 
 
 def test_live_mode_refuses_history_and_sends_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,8 +20,11 @@ import uvicorn
 from solders.keypair import Keypair
 
 from smart_trader import schemas
-from smart_trader.ingest import records
-from smart_trader.ingest.records import FetchResult
+from smart_trader.ingest.holders import HOLDERS
+from smart_trader.ingest.ledger import FetchResult
+from smart_trader.ingest.prices import MULTI_PRICE
+from smart_trader.ingest.swaps import TRADER_TXS
+from smart_trader.ingest.token_list import TOKEN_LIST
 from smart_trader.resources.birdeye import BirdEyeClient, as_of_seconds, day_end
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.http import ComputeUnitsExhausted, RequestRejected
@@ -40,10 +43,10 @@ FAST: dict[str, Any] = {
     "timeout_seconds": 0.5,
 }
 KEYS = {
-    records.TOKEN_LIST: ["snapshot_date", "token_address"],
-    records.HOLDERS: ["snapshot_date", "token_address", "wallet_address"],
-    records.TRADER_TXS: list(schemas.TRANSACTION_HISTORY.key),
-    records.MULTI_PRICE: ["snapshot_date", "token_address"],
+    TOKEN_LIST: ["snapshot_date", "token_address"],
+    HOLDERS: ["snapshot_date", "token_address", "wallet_address"],
+    TRADER_TXS: list(schemas.TRANSACTION_HISTORY.key),
+    MULTI_PRICE: ["snapshot_date", "token_address"],
 }
 
 
@@ -61,10 +64,10 @@ def fetch_all(client: BirdEyeClient, tokens: pl.DataFrame, ranges: pl.DataFrame)
     prices_for = [*tokens.get_column("token_address").to_list()[:3], "NotAToken11111111111111"]
     return Fetch(
         {
-            records.TOKEN_LIST: client.fetch_token_metrics(DAY, SETTINGS),
-            records.HOLDERS: client.fetch_whale_holders(DAY, tokens.head(4), SETTINGS),
-            records.TRADER_TXS: client.fetch_swaps(DAY, ranges, 20_000),
-            records.MULTI_PRICE: client.fetch_prices(DAY, prices_for),
+            TOKEN_LIST: client.fetch_token_metrics(DAY, SETTINGS),
+            HOLDERS: client.fetch_whale_holders(DAY, tokens.head(4), SETTINGS),
+            TRADER_TXS: client.fetch_swaps(DAY, ranges, 20_000),
+            MULTI_PRICE: client.fetch_prices(DAY, prices_for),
         }
     )
 
@@ -110,35 +113,33 @@ def test_fault_free_fetch_pins_parameters_and_reads_each_page_once(
     assert all(e.params.get("ui_amount_mode") == "raw" for e in log)
     keys = [(e.path, tuple(sorted(e.params.items()))) for e in log]
     assert len(keys) == len(set(keys))  # no page asked twice
-    trades = [e.params for e in log if e.path == records.TRADER_TXS]
+    trades = [e.params for e in log if e.path == TRADER_TXS]
     assert all(p["tx_type"] == "swap" and p["limit"] == "100" for p in trades)
     assert {p["before_time"] for p in trades} == {str(int(day_end(DAY).timestamp()))}
     assert {p["after_time"] for p in trades} == {str(int(START.timestamp()) - 1)}
     assert max(int(p["offset"]) for p in trades) >= 100  # bots: several pages
-    holders = [e.params for e in log if e.path == records.HOLDERS]
+    holders = [e.params for e in log if e.path == HOLDERS]
     assert all(p["limit"] == "100" for p in holders)
-    token_list = [e.params for e in log if e.path == records.TOKEN_LIST]
+    token_list = [e.params for e in log if e.path == TOKEN_LIST]
     assert token_list[0]["sort_by"] == "liquidity" and token_list[0]["min_liquidity"] == "1000000.0"
     for endpoint, result in baseline.results.items():
         spec = schemas.TABLES_BY_PATH[
             {
-                records.TOKEN_LIST: "bronze/token_metrics",
-                records.HOLDERS: "bronze/whale_holders",
-                records.TRADER_TXS: "bronze/transaction_history",
-                records.MULTI_PRICE: "bronze/token_prices",
+                TOKEN_LIST: "bronze/token_metrics",
+                HOLDERS: "bronze/whale_holders",
+                TRADER_TXS: "bronze/transaction_history",
+                MULTI_PRICE: "bronze/token_prices",
             }[endpoint]
         ]
         assert result.frame.schema == spec.schema
         assert result.frame.height > 0 and result.rejected.height == 0
         assert result.counts[endpoint].stored == result.frame.height
-    swaps = baseline.results[records.TRADER_TXS].frame
+    swaps = baseline.results[TRADER_TXS].frame
     assert swaps.filter(
         (pl.col("block_time") < START) | (pl.col("block_time") >= day_end(DAY))
     ).is_empty()
-    assert baseline.results[records.TOKEN_LIST].frame["data_source"].unique().to_list() == [
-        "sandbox"
-    ]
-    assert baseline.results[records.MULTI_PRICE].frame.height == 3  # the unknown one is absent
+    assert baseline.results[TOKEN_LIST].frame["data_source"].unique().to_list() == ["sandbox"]
+    assert baseline.results[MULTI_PRICE].frame.height == 3  # the unknown one is absent
 
 
 def test_as_of_clock_is_the_end_of_the_day_and_sandbox_use_is_logged() -> None:
@@ -218,15 +219,15 @@ def test_malformed_records_are_rejected_never_dropped(
         counts = result.counts[endpoint]
         assert counts.rejected == result.rejected.height == injected.bad_records(endpoint)
         assert set(result.rejected.get_column("endpoint")) <= {endpoint}
-    swaps = faulty.results[records.TRADER_TXS]
-    clean = baseline.results[records.TRADER_TXS]
-    assert swaps.counts[records.TRADER_TXS].received == clean.counts[records.TRADER_TXS].received
+    swaps = faulty.results[TRADER_TXS]
+    clean = baseline.results[TRADER_TXS]
+    assert swaps.counts[TRADER_TXS].received == clean.counts[TRADER_TXS].received
     assert swaps.frame.height + swaps.rejected.height == clean.frame.height
     reasons = set(swaps.rejected.get_column("reason").str.split(":").list.first())
     assert reasons >= {"owner_mismatch", "same_token_both_legs"}
     assert (
-        faulty.frame(records.TRADER_TXS)
-        .join(baseline.frame(records.TRADER_TXS), on=KEYS[records.TRADER_TXS], how="anti")
+        faulty.frame(TRADER_TXS)
+        .join(baseline.frame(TRADER_TXS), on=KEYS[TRADER_TXS], how="anti")
         .is_empty()
     )
 
@@ -328,8 +329,8 @@ def test_plan_rate_is_kept_over_a_socket(
                 pl.col("token_address").is_in(inputs[0]["token_address"][:4].to_list())
             )
             .drop("fetched_at")
-            .sort(KEYS[records.HOLDERS])
-            .equals(baseline.frame(records.HOLDERS))
+            .sort(KEYS[HOLDERS])
+            .equals(baseline.frame(HOLDERS))
         )
 
 

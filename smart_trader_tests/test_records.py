@@ -1,4 +1,4 @@
-"""Parsing of BirdEye records into the bronze tables (smart_trader.ingest.records, pure)."""
+"""Parsing of BirdEye records into the bronze tables (smart_trader.ingest, pure)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from smart_trader import schemas
-from smart_trader.ingest import records
-from smart_trader.ingest.records import (
-    EndpointCounts,
-    HolderCollector,
-    Ledger,
-    PriceCollector,
+from smart_trader.ingest.holders import HOLDERS, HolderCollector, whale_holders_result
+from smart_trader.ingest.ledger import EndpointCounts, Ledger, Outcome, Rejection
+from smart_trader.ingest.prices import MULTI_PRICE, PriceCollector
+from smart_trader.ingest.swaps import (
+    TRADER_TXS,
     SwapCollector,
-    TokenListCollector,
+    parse_swap,
+    transaction_history_result,
 )
+from smart_trader.ingest.token_list import TOKEN_LIST, TokenListCollector, token_list_params
 from smart_trader.settings import NATIVE_SOL, USDC, WSOL, Settings, TokenFilters
 
 DAY = dt.date(2026, 3, 10)
@@ -84,13 +85,13 @@ _DELETE = object()
 
 
 def reject_reason(record: object) -> str:
-    with pytest.raises(records.Rejection) as info:
-        records.parse_swap(record, WALLET)
+    with pytest.raises(Rejection) as info:
+        parse_swap(record, WALLET)
     return str(info.value)
 
 
 def test_swap_is_normalised_by_type_swap_not_base_quote() -> None:
-    row = records.parse_swap(swap_item(), WALLET)
+    row = parse_swap(swap_item(), WALLET)
     assert row["sold_token_address"] == WSOL and row["sold_token_symbol"] == "SOL"
     assert row["sold_amount"] == 1.5 and row["sold_price_usd"] == 150.12
     assert row["bought_token_address"] == TOKEN and row["bought_amount"] == 18300.0
@@ -100,11 +101,11 @@ def test_swap_is_normalised_by_type_swap_not_base_quote() -> None:
     # Same trade with the pool oriented the other way: same row.
     flipped = swap_item()
     flipped["base"], flipped["quote"] = flipped["quote"], flipped["base"]
-    assert records.parse_swap(flipped, WALLET) == row
+    assert parse_swap(flipped, WALLET) == row
 
 
 def test_swap_numbers_as_strings_native_sol_and_fallbacks() -> None:
-    row = records.parse_swap(
+    row = parse_swap(
         swap_item(
             quote__address=NATIVE_SOL,
             quote__ui_change_amount="-1.5",
@@ -163,7 +164,7 @@ def test_non_object_record_is_rejected() -> None:
 
 
 def swap_collector(max_swaps: int = 1000) -> tuple[SwapCollector, Ledger]:
-    ledger = Ledger(records.TRADER_TXS, DAY)
+    ledger = Ledger(TRADER_TXS, DAY)
     return SwapCollector(WALLET, START, END, max_swaps, ledger), ledger
 
 
@@ -184,10 +185,10 @@ def test_swap_collector_accounts_for_every_record() -> None:
     )
     assert {r["tx_hash"] for r in rows} == {"tx0", "tx1", "tx2", "tx3", "tx4", "start"}
     assert not any(r["fetch_truncated"] for r in rows)
-    result = records.transaction_history_result(DAY, [], ledger)
+    result = transaction_history_result(DAY, [], ledger)
     assert result.rejected.height == 1
     rejected = result.rejected.row(0, named=True)
-    assert rejected["reason"] == "owner_mismatch" and rejected["endpoint"] == records.TRADER_TXS
+    assert rejected["reason"] == "owner_mismatch" and rejected["endpoint"] == TRADER_TXS
     assert json.loads(rejected["raw_record"]) == bad
     assert rejected["raw_record"] == json.dumps(bad, separators=(",", ":"))
 
@@ -201,19 +202,19 @@ def test_swap_collector_truncates_to_newest_and_flags() -> None:
     assert [r["tx_hash"] for r in rows] == ["tx0", "tx1", "tx2"]
     assert all(r["fetch_truncated"] for r in rows)
     assert ledger.counts() == EndpointCounts(received=4, stored=3, filtered=1)
-    frame = records.transaction_history_result(DAY, [], ledger).frame
+    frame = transaction_history_result(DAY, [], ledger).frame
     assert schemas.schema_problems(frame.schema, schemas.TRANSACTION_HISTORY) == []
 
 
 def test_transaction_history_frame_is_conformed() -> None:
     collector, ledger = swap_collector()
     collector.add_page([swap_item(inner_ins_index=None)], NOW)
-    result = records.transaction_history_result(DAY, [collector], ledger)
+    result = transaction_history_result(DAY, [collector], ledger)
     assert result.frame.schema == schemas.TRANSACTION_HISTORY.schema
     row = result.frame.row(0, named=True)
     assert row["ingest_date"] == DAY and row["inner_ins_index"] == -1
     assert row["fetch_truncated"] is False
-    assert result.counts == {records.TRADER_TXS: EndpointCounts(received=1, stored=1)}
+    assert result.counts == {TRADER_TXS: EndpointCounts(received=1, stored=1)}
 
 
 def token_item(address: str, liquidity: float, **overrides: Any) -> dict[str, Any]:
@@ -253,7 +254,7 @@ def test_token_list_filters_quotes_rejections_and_top_n() -> None:
     assert row["price_usd"] == 0.25 and row["data_source"] == "sandbox"
     assert row["fdv_usd"] is None and row["holder_count"] == 1234
     assert row["last_trade_at"] == dt.datetime.fromtimestamp(1773100000, dt.UTC)
-    assert result.counts[records.TOKEN_LIST] == EndpointCounts(
+    assert result.counts[TOKEN_LIST] == EndpointCounts(
         received=10, stored=3, rejected=2, filtered=4, duplicate=1
     )
     reasons = sorted(result.rejected.get_column("reason").to_list())
@@ -268,7 +269,7 @@ def test_token_list_knows_when_top_n_is_settled() -> None:
 
 
 def test_token_list_params_are_the_inclusive_server_filters() -> None:
-    params = records.token_list_params(Settings(token_filters=TokenFilters(min_volume_1h_usd=5)))
+    params = token_list_params(Settings(token_filters=TokenFilters(min_volume_1h_usd=5)))
     assert params == {
         "sort_by": "liquidity",
         "sort_type": "desc",
@@ -291,7 +292,7 @@ def holder(owner: str, account: str, ui_amount: Any, **extra: Any) -> dict[str, 
 def test_holders_exclusions_merges_duplicates_and_ranks() -> None:
     exchange = on_curve()
     settings = Settings(holders_per_token=3, excluded_wallets={exchange: "exchange"})
-    ledger = Ledger(records.HOLDERS, DAY)
+    ledger = Ledger(HOLDERS, DAY)
     collector = HolderCollector(TOKEN, 2.0, settings, ledger)
     w1, w2, w3, w4 = sorted(on_curve() for _ in range(4))
     pool = off_curve(b"pool")
@@ -319,7 +320,7 @@ def test_holders_exclusions_merges_duplicates_and_ranks() -> None:
         NOW,
     )
     assert collector.kept_owners == 5
-    result = records.whale_holders_result(DAY, [collector], ledger)
+    result = whale_holders_result(DAY, [collector], ledger)
     frame = result.frame
     assert frame.schema == schemas.WHALE_HOLDERS.schema
     assert frame.select("wallet_address", "rank", "ui_amount", "value_usd").rows() == [
@@ -327,7 +328,7 @@ def test_holders_exclusions_merges_duplicates_and_ranks() -> None:
         (w1, 2, 500.0, 1000.0),
         (w2, 3, 500.0, 1000.0),
     ]
-    assert result.counts[records.HOLDERS] == EndpointCounts(
+    assert result.counts[HOLDERS] == EndpointCounts(
         received=13, stored=3, rejected=4, filtered=4, merged=1, duplicate=1
     )
     assert sorted(r.split(":")[0] for r in result.rejected.get_column("reason")) == [
@@ -348,7 +349,7 @@ def test_prices_unknown_absent_invalid_rejected() -> None:
     )
     result = collector.finish()
     assert result.frame.rows() == [(DAY, a, 1.25, NOW)]
-    assert result.counts[records.MULTI_PRICE] == EndpointCounts(
+    assert result.counts[MULTI_PRICE] == EndpointCounts(
         received=4, stored=1, rejected=1, filtered=2
     )
     assert json.loads(result.rejected.get_column("raw_record")[0]) == {c: {"value": -1}}
@@ -357,10 +358,10 @@ def test_prices_unknown_absent_invalid_rejected() -> None:
 def test_counts_identity_is_asserted() -> None:
     with pytest.raises(AssertionError, match="record accounting broken"):
         EndpointCounts(received=3, stored=1)
-    ledger = Ledger(records.TRADER_TXS, DAY)
-    ledger.record(records.Outcome.FILTERED)
+    ledger = Ledger(TRADER_TXS, DAY)
+    ledger.record(Outcome.FILTERED)
     with pytest.raises(AssertionError):
-        ledger.reclassify(records.Outcome.STORED, records.Outcome.FILTERED)
+        ledger.reclassify(Outcome.STORED, Outcome.FILTERED)
 
 
 _MUTATIONS: list[tuple[str, Any]] = [
@@ -389,7 +390,7 @@ _MUTATIONS: list[tuple[str, Any]] = [
 def test_every_record_is_accounted_for(spec: list[tuple[int, int | None]], cap: int) -> None:
     """Whatever arrives, received = stored + rejected + filtered + merged + duplicate, and the
     frame holds exactly the stored rows, the rejected table exactly the rejected ones."""
-    ledger = Ledger(records.TRADER_TXS, DAY)
+    ledger = Ledger(TRADER_TXS, DAY)
     collector = SwapCollector(WALLET, START, END, cap, ledger)
     page = []
     for n, mutation in spec:
@@ -401,8 +402,8 @@ def test_every_record_is_accounted_for(spec: list[tuple[int, int | None]], cap: 
             )
         page.append(item)
     collector.add_page(page, NOW)
-    result = records.transaction_history_result(DAY, [collector], ledger)
-    counts = result.counts[records.TRADER_TXS]
+    result = transaction_history_result(DAY, [collector], ledger)
+    counts = result.counts[TRADER_TXS]
     assert counts.received == len(spec)
     assert counts.stored == result.frame.height <= cap
     assert counts.rejected == result.rejected.height
@@ -423,12 +424,12 @@ def test_rows_repeated_from_a_neighbouring_page_are_duplicates_wherever_paging_s
     ]
     settings = Settings(holders_per_token=1000)
     for read in (1, 2, 3):
-        ledger = Ledger(records.HOLDERS, DAY)
+        ledger = Ledger(HOLDERS, DAY)
         collector = HolderCollector(TOKEN, 1.0, settings, ledger)
         for page in pages[:read]:
             collector.add_page(page, NOW, page_size=100)
-        result = records.whale_holders_result(DAY, [collector], ledger)
+        result = whale_holders_result(DAY, [collector], ledger)
         assert result.frame.get_column("wallet_address").to_list() == owners[: 100 * read]
-        assert result.counts[records.HOLDERS] == EndpointCounts(
+        assert result.counts[HOLDERS] == EndpointCounts(
             received=sum(map(len, pages[:read])), stored=min(100 * read, 250), duplicate=read
         )

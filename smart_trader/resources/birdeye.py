@@ -23,15 +23,12 @@ import httpx
 import polars as pl
 from pydantic import Field
 
-from smart_trader.ingest import records
-from smart_trader.ingest.records import (
-    FetchResult,
-    HolderCollector,
-    Ledger,
-    PriceCollector,
-    SwapCollector,
-    TokenListCollector,
-)
+from smart_trader.ingest.fields import to_number
+from smart_trader.ingest.holders import HOLDERS, HolderCollector, whale_holders_result
+from smart_trader.ingest.ledger import FetchResult, Ledger
+from smart_trader.ingest.prices import MULTI_PRICE, PriceCollector
+from smart_trader.ingest.swaps import TRADER_TXS, SwapCollector, transaction_history_result
+from smart_trader.ingest.token_list import TOKEN_LIST, TokenListCollector, token_list_params
 from smart_trader.resources.http import (
     COMPUTE_UNITS_MESSAGE,
     ApiSession,
@@ -226,27 +223,25 @@ class BirdEyeClient(dg.ConfigurableResource):
         self, day: dt.date, settings: Settings, log: LogLike | None = None
     ) -> FetchResult:
         """token_metrics(D): the filtered token list, top tokens_per_day by liquidity."""
-        headers = self._clock_headers(day, records.TOKEN_LIST)
+        headers = self._clock_headers(day, TOKEN_LIST)
         return run_sync(lambda: self._token_metrics(day, settings, headers, log))
 
     async def _token_metrics(
         self, day: dt.date, settings: Settings, headers: dict[str, str], log: LogLike | None
     ) -> FetchResult:
         collector = TokenListCollector(day, settings, self.data_source)
-        base = records.token_list_params(settings)
+        base = token_list_params(settings)
         async with self._session(log) as session:
             progress = Progress(log, "token list", 1, 1, session.stats)
             offset = 0
             while offset + PAGE_LIMIT <= OFFSET_WALL:
                 params = {**base, "offset": offset, "limit": PAGE_LIMIT}
-                items, has_next = await self._get(
-                    session, records.TOKEN_LIST, params, headers, _items_page
-                )
+                items, has_next = await self._get(session, TOKEN_LIST, params, headers, _items_page)
                 collector.add_page(items, _now(), PAGE_LIMIT)
                 progress.page(len(items))
                 last = items[-1] if items else None
                 last_liquidity = (
-                    records.to_number(last.get("liquidity")) if isinstance(last, dict) else None
+                    to_number(last.get("liquidity")) if isinstance(last, dict) else None
                 )
                 ended = (
                     not items
@@ -270,7 +265,7 @@ class BirdEyeClient(dg.ConfigurableResource):
         log: LogLike | None = None,
     ) -> FetchResult:
         """whale_holders(D) of the given tokens (token_address, price_usd)."""
-        headers = self._clock_headers(day, records.HOLDERS)
+        headers = self._clock_headers(day, HOLDERS)
         pairs = list(
             zip(
                 tokens.get_column("token_address").to_list(),
@@ -288,7 +283,7 @@ class BirdEyeClient(dg.ConfigurableResource):
         headers: dict[str, str],
         log: LogLike | None,
     ) -> FetchResult:
-        ledger = Ledger(records.HOLDERS, day)
+        ledger = Ledger(HOLDERS, day)
         collectors = [HolderCollector(t, p, settings, ledger) for t, p in tokens]
         async with self._session(log) as session:
             progress = Progress(
@@ -306,9 +301,7 @@ class BirdEyeClient(dg.ConfigurableResource):
                         "limit": PAGE_LIMIT,
                         "ui_amount_mode": "raw",
                     }
-                    items, _ = await self._get(
-                        session, records.HOLDERS, params, headers, _items_page, page
-                    )
+                    items, _ = await self._get(session, HOLDERS, params, headers, _items_page, page)
                     collector.add_page(items, _now(), PAGE_LIMIT)
                     progress.page(len(items))
                     if collector.kept_owners >= settings.holders_per_token:
@@ -318,7 +311,7 @@ class BirdEyeClient(dg.ConfigurableResource):
                 progress.unit_done()
 
             await gather_all(self._bounded(one_token, collectors))
-            return _with_stats(records.whale_holders_result(day, collectors, ledger), session)
+            return _with_stats(whale_holders_result(day, collectors, ledger), session)
 
     def _bounded(
         self, work: Callable[[U], Awaitable[None]], units: Sequence[U]
@@ -359,7 +352,7 @@ class BirdEyeClient(dg.ConfigurableResource):
         log: LogLike | None,
     ) -> FetchResult:
         end = day_end(day)
-        ledger = Ledger(records.TRADER_TXS, day)
+        ledger = Ledger(TRADER_TXS, day)
         collectors = [SwapCollector(w, _utc(start), end, max_swaps, ledger) for w, start in wallets]
         async with self._session(log) as session:
             progress = Progress(
@@ -373,7 +366,7 @@ class BirdEyeClient(dg.ConfigurableResource):
                 progress.unit_done()
 
             await gather_all(self._bounded(one_wallet, collectors))
-            result = records.transaction_history_result(day, collectors, ledger)
+            result = transaction_history_result(day, collectors, ledger)
             return _with_stats(result, session)
 
     async def _wallet_pages(
@@ -394,7 +387,7 @@ class BirdEyeClient(dg.ConfigurableResource):
                 moved = int(oldest) + 1
                 if moved >= before:
                     raise RuntimeError(
-                        f"BirdEye {records.TRADER_TXS}: more than {OFFSET_WALL} swaps of one "
+                        f"BirdEye {TRADER_TXS}: more than {OFFSET_WALL} swaps of one "
                         f"wallet in one second; cannot page past the offset limit"
                     )
                 before, offset = moved, 0
@@ -410,7 +403,7 @@ class BirdEyeClient(dg.ConfigurableResource):
                 params["after_time"] = after
             try:
                 items, has_next = await self._get(
-                    session, records.TRADER_TXS, params, {}, _items_page, pages
+                    session, TRADER_TXS, params, {}, _items_page, pages
                 )
             except RequestRejected as exc:
                 # The old seek_by_time rule: both bounds at once → 422. Page down from
@@ -439,7 +432,7 @@ class BirdEyeClient(dg.ConfigurableResource):
         self, day: dt.date, token_addresses: list[str], log: LogLike | None = None
     ) -> FetchResult:
         """token_prices(D): multi_price at the end of D (sandbox) or now (live)."""
-        headers = self._clock_headers(day, records.MULTI_PRICE)
+        headers = self._clock_headers(day, MULTI_PRICE)
         addresses = sorted(set(token_addresses))
         return run_sync(lambda: self._prices(day, addresses, headers, log))
 
@@ -453,7 +446,7 @@ class BirdEyeClient(dg.ConfigurableResource):
 
             async def one_batch(batch: list[str]) -> None:
                 params = {"list_address": ",".join(batch), "ui_amount_mode": "raw"}
-                data = await self._get(session, records.MULTI_PRICE, params, headers, _price_map)
+                data = await self._get(session, MULTI_PRICE, params, headers, _price_map)
                 collector.add_batch(batch, data, _now())
                 progress.page(len(data))
                 progress.unit_done()
@@ -470,7 +463,7 @@ class _TradeWindow:
 
 
 def _block_time(item: object) -> float | None:
-    value = records.to_number(item.get("block_unix_time")) if isinstance(item, dict) else None
+    value = to_number(item.get("block_unix_time")) if isinstance(item, dict) else None
     return value if value is not None and math.isfinite(value) else None
 
 

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 import httpx
 import polars as pl
 
-from smart_trader.ingest import records
-from smart_trader.ingest.records import FetchResult
+from smart_trader.ingest.ledger import FetchResult
+from smart_trader.ingest.swaps import TRADER_TXS
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.schemas import TRANSACTION_HISTORY, UTC_TIMESTAMP
 from smart_trader.settings import Settings
@@ -140,7 +140,7 @@ def main() -> None:
     same = (
         clean.frame.drop("fetched_at").sort(key).equals(faulty.frame.drop("fetched_at").sort(key))
     )
-    counts = (clean.counts[records.TRADER_TXS], faulty.counts[records.TRADER_TXS])
+    counts = (clean.counts[TRADER_TXS], faulty.counts[TRADER_TXS])
     print(f"wallets {ranges.height}, window {WINDOW_DAYS} days; same rows with faults: {same}")
     print(f"  fault-free counts: {counts[0]}")
     print(f"  faulty counts:     {counts[1]}")

@@ -23,7 +23,7 @@ from smart_trader.defs.partitions import (
     window_input,
 )
 from smart_trader.ingest.fetch_plan import swap_fetch_ranges
-from smart_trader.ingest.records import FetchResult
+from smart_trader.ingest.ledger import FetchResult
 from smart_trader.pnl.window import window_swaps
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.lake import LakeResource
