@@ -9,20 +9,26 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from smart_trader.defs.automation import build_automation
 from smart_trader.defs.bronze import bronze_defs
 from smart_trader.defs.gold import gold_defs
 from smart_trader.defs.monitoring import monitoring_defs
 from smart_trader.defs.silver import silver_defs
+from smart_trader.lake_sql import CONNECTION_CONFIG
 from smart_trader.resources.birdeye import birdeye_from_env
 from smart_trader.resources.delta_io_manager import DeltaIOManager
 from smart_trader.resources.helius import helius_from_env
 from smart_trader.resources.lake import LakeResource
+from smart_trader.sandbox.environment import check_sandbox_environment
 from smart_trader.settings import Settings, SettingsError, load_settings
 
 SANDBOX_WEBHOOK_URL = "https://hooks.sandbox.smart-trader.invalid/helius"
 SANDBOX_STATE_DIR = "data/sandbox"
+# For the assets written in SQL (gold/wallet_history): an in-memory DuckDB on which each asset
+# registers the lake tables it reads; present whatever resources a caller passes.
+DUCKDB = DuckDBResource(database=":memory:", connection_config=CONNECTION_CONFIG)
 
 
 def default_resources() -> dict[str, Any]:
@@ -69,7 +75,10 @@ def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.
         # spend more on interpreter start-up than on the work. Runs stay isolated from each
         # other (the run launcher gives each its own process, container or pod).
         executor=dg.in_process_executor,
-        resources=dict(resources) if resources is not None else default_resources(),
+        resources={
+            "duckdb": DUCKDB,
+            **(dict(resources) if resources is not None else default_resources()),
+        },
     )
     return dg.Definitions.merge(
         bronze_defs(settings),
@@ -80,4 +89,5 @@ def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.
     )
 
 
+check_sandbox_environment(os.environ, SANDBOX_STATE_DIR)
 defs = build_definitions(load_settings())

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import polars as pl
 import pyarrow as pa
+import s3fs
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
@@ -62,6 +63,32 @@ class Lake:
 
     def table_uri(self, spec: TableSpec) -> str:
         return f"{self.root}/{spec.path}"
+
+    @property
+    def on_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def filesystem(self) -> s3fs.S3FileSystem:
+        """The S3 lake as an fsspec filesystem (s3fs), from the same storage options."""
+        return s3_filesystem(self.storage_options)
+
+    def check_writable(self) -> None:
+        """Write and remove a probe object at the root: fails fast, naming the lake, before a
+        run spends API calls whose results it could not store."""
+        probe = f"{self.root}/.smart_trader_write_probe"
+        try:
+            if self.on_s3:
+                fs = self.filesystem()
+                fs.pipe(probe, b"")
+                fs.rm(probe)
+            else:
+                Path(self.root).mkdir(parents=True, exist_ok=True)
+                Path(probe).write_bytes(b"")
+                Path(probe).unlink()
+        except Exception as exc:  # every store fails its own way; the message names the lake
+            raise LakeError(
+                f"lake {self.root} is not writable: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _options(self) -> dict[str, str] | None:
         return dict(self.storage_options) or None
@@ -201,6 +228,20 @@ class Lake:
             return set()
         stored = {date.fromisoformat(p[column]) for p in table.partitions() if p[column]}
         return stored & set(days)
+
+
+def s3_filesystem(storage_options: dict[str, str]) -> s3fs.S3FileSystem:
+    """s3fs from deltalake's storage option names; a few quick retries, no metadata lookups."""
+    options = storage_options
+    return s3fs.S3FileSystem(
+        key=options.get("AWS_ACCESS_KEY_ID"),
+        secret=options.get("AWS_SECRET_ACCESS_KEY"),
+        token=options.get("AWS_SESSION_TOKEN"),
+        endpoint_url=options.get("AWS_ENDPOINT_URL"),
+        client_kwargs={"region_name": options.get("AWS_REGION", "us-east-1")},
+        config_kwargs={"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 2}},
+        skip_instance_cache=True,
+    )
 
 
 def _sql_list(values: Iterable[str]) -> str:

@@ -6,6 +6,7 @@ environment, when the definitions load; a bad value fails there with the setting
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -38,8 +39,13 @@ def _check_address(address: str, setting: str) -> str:
     return address
 
 
+# Strict: a JSON `true` is no count and NaN or inf no threshold (NaN would pass no bound and
+# silently empty gold). Numbers only; an int is a valid float.
+STRICT = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
 class TokenFilters(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = STRICT
 
     min_liquidity_usd: float = Field(default=1_000_000.0, ge=0)
     max_liquidity_usd: float = Field(default=3_000_000.0, gt=0)
@@ -57,7 +63,7 @@ class TokenFilters(BaseModel):
 class EligibilityThresholds(BaseModel):
     """gold/smart_wallets eligibility (DATA_CONTRACT.md); every bound is inclusive."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = STRICT
 
     min_trade_count: int = Field(default=10, ge=0)
     min_tokens_realized: int = Field(default=3, ge=0)
@@ -74,7 +80,7 @@ class EligibilityThresholds(BaseModel):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = STRICT
 
     lookback_days: int = Field(default=30, ge=1, le=365)
     tracking_days: int = Field(default=7, ge=1, le=365)
@@ -124,11 +130,38 @@ _ENV_FIELDS = (
     "quote_assets",
     "excluded_wallets",
 )
+# The other SMART_TRADER_* variables, read where their part is wired (lake, sandbox). Every
+# variable of the prefix is listed here or above, so a misspelt one is an error, not ignored.
+OTHER_VARIABLES: dict[str, str] = {
+    "LAKE_URI": "lake root: a folder or s3://bucket/prefix",
+    "SANDBOX_SEED": "the sandbox market's seed (an integer ≥ 0)",
+    "SANDBOX_FAULTS": "sandbox fault knobs, name=rate,...",
+    "SANDBOX_URL": "a sandbox served over HTTP instead of the in-process one",
+    "SANDBOX_STATE_DIR": "where the in-process sandbox keeps its Helius webhooks",
+}
+
+
+def known_variables() -> list[str]:
+    """Every SMART_TRADER_* variable the code location reads."""
+    names = [name.upper() for name in _ENV_FIELDS] + list(OTHER_VARIABLES)
+    return sorted(ENV_PREFIX + name for name in names)
+
+
+def _unknown_variables(env: Mapping[str, str]) -> list[str]:
+    known = known_variables()
+    problems = []
+    for name in sorted(n for n in env if n.startswith(ENV_PREFIX) and n not in known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(known)}"
+        problems.append(f"{name} is not a setting{hint}")
+    return problems
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from SMART_TRADER_<FIELD> variables (JSON for the nested ones)."""
     env = os.environ if environ is None else environ
+    if unknown := _unknown_variables(env):
+        raise SettingsError("invalid setting: " + "; ".join(unknown))
     raw: dict[str, object] = {}
     for name in _ENV_FIELDS:
         value = env.get(ENV_PREFIX + name.upper())
@@ -147,6 +180,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{ENV_PREFIX}{str(err['loc'][0]).upper()}"
             + (f" ({'.'.join(str(p) for p in err['loc'][1:])})" if len(err["loc"]) > 1 else "")
             + f": {err['msg']}"
+            + (f" (got {err['input']!r})" if not isinstance(err["input"], dict) else "")
             for err in exc.errors()
         )
         raise SettingsError(f"invalid setting: {problems}") from None

@@ -13,7 +13,7 @@ from typing import Self
 import dagster as dg
 from pydantic import Field, model_validator
 
-from smart_trader.lake import Lake, check_lake_uri
+from smart_trader.lake import Lake, LakeError, check_lake_uri
 
 LAKE_URI_ENV = "SMART_TRADER_LAKE_URI"
 DEFAULT_LAKE_URI = "data/lake"
@@ -25,6 +25,9 @@ _S3_ENV_KEYS = (
     "AWS_ENDPOINT_URL",
     "AWS_ALLOW_HTTP",
 )
+
+
+_S3_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 
 def s3_options_from_env() -> dict[str, str]:
@@ -50,7 +53,20 @@ class LakeConfig(dg.Config):
 
     @model_validator(mode="after")
     def _valid_lake_uri(self) -> Self:
-        check_lake_uri(self.resolved_lake_uri(), setting=f"{LAKE_URI_ENV} (lake_uri)")
+        uri = check_lake_uri(self.resolved_lake_uri(), setting=f"{LAKE_URI_ENV} (lake_uri)")
+        if uri.startswith("s3://"):
+            missing = [
+                key
+                for key in _S3_CREDENTIALS
+                if not (self.storage_options.get(key) or os.environ.get(key))
+            ]
+            # Without keys delta-rs asks the EC2 metadata endpoint (it ignores
+            # AWS_EC2_METADATA_DISABLED), which off AWS hangs or fails naming neither.
+            if missing and os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() != "false":
+                raise LakeError(
+                    f"{LAKE_URI_ENV}={uri}: an S3 lake needs credentials; {', '.join(missing)} "
+                    "not set (or set AWS_EC2_METADATA_DISABLED=false to use the instance's role)"
+                )
         return self
 
     def resolved_lake_uri(self) -> str:
@@ -67,4 +83,11 @@ class LakeConfig(dg.Config):
 
 
 class LakeResource(dg.ConfigurableResource, LakeConfig):
-    """The lake for asset checks and sensors: `lake.lake().read_day(spec, day)`."""
+    """The lake for asset checks and sensors: `lake.lake().read_day(spec, day)`.
+
+    Every bronze asset requires it, so a run that would call an API first proves the lake
+    writable (setup runs before any step).
+    """
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.lake().check_writable()
