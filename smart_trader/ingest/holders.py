@@ -8,14 +8,7 @@ from typing import Any
 
 from smart_trader import schemas
 from smart_trader.ingest import fields
-from smart_trader.ingest.ledger import (
-    FetchResult,
-    Ledger,
-    Outcome,
-    Rejection,
-    fetch_result,
-    table_frame,
-)
+from smart_trader.ingest.ledger import FetchResult, Ledger, Outcome, Rejection, fetch_result
 from smart_trader.ingest.paging import PagedCollector
 from smart_trader.settings import Settings
 
@@ -112,4 +105,4 @@ def whale_holders_result(
     day: dt.date, collectors: Iterable[HolderCollector], ledger: Ledger
 ) -> FetchResult:
     rows = [row for collector in collectors for row in collector.rows(day)]
-    return fetch_result(table_frame(rows, schemas.WHALE_HOLDERS), ledger)
+    return fetch_result(rows, schemas.WHALE_HOLDERS, ledger)

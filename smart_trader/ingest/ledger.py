@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -131,13 +131,17 @@ def rejected_frame(ledgers: Iterable[Ledger]) -> pl.DataFrame:
     )
 
 
-def table_frame(rows: list[dict[str, Any]], spec: schemas.TableSpec) -> pl.DataFrame:
-    """Kept rows as the conformed bronze table."""
-    return schemas.conform(pl.DataFrame(rows, schema=spec.schema, orient="row"), spec)
-
-
-def fetch_result(frame: pl.DataFrame, ledger: Ledger) -> FetchResult:
-    """One endpoint's fetch: its bronze table, the ledger's rejections and counts."""
+def fetch_result(
+    rows: list[dict[str, Any]],
+    spec: schemas.TableSpec,
+    ledger: Ledger,
+    sort_by: Sequence[str] = (),
+) -> FetchResult:
+    """One endpoint's fetch: its kept rows as the conformed bronze table (sorted by `sort_by`
+    when given, else in the order of `rows`), the ledger's rejections and counts."""
+    frame = schemas.conform(pl.DataFrame(rows, schema=spec.schema, orient="row"), spec)
     return FetchResult(
-        frame=frame, rejected=rejected_frame([ledger]), counts={ledger.endpoint: ledger.counts()}
+        frame=frame.sort(sort_by) if sort_by else frame,
+        rejected=rejected_frame([ledger]),
+        counts={ledger.endpoint: ledger.counts()},
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from smart_trader import schemas
 from smart_trader.ingest import fields
-from smart_trader.ingest.ledger import FetchResult, Ledger, Outcome, fetch_result, table_frame
+from smart_trader.ingest.ledger import FetchResult, Ledger, Outcome, fetch_result
 
 MULTI_PRICE = "/defi/multi_price"
 
@@ -53,4 +53,4 @@ class PriceCollector:
 
     def finish(self) -> FetchResult:
         rows = sorted(self._prices.values(), key=lambda r: r["token_address"])
-        return fetch_result(table_frame(rows, schemas.TOKEN_PRICES), self.ledger)
+        return fetch_result(rows, schemas.TOKEN_PRICES, self.ledger)

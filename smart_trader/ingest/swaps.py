@@ -9,20 +9,16 @@ from typing import Any
 
 from smart_trader import schemas
 from smart_trader.ingest import fields
-from smart_trader.ingest.ledger import (
-    FetchResult,
-    Ledger,
-    Outcome,
-    Rejection,
-    fetch_result,
-    table_frame,
-)
+from smart_trader.ingest.ledger import FetchResult, Ledger, Outcome, Rejection, fetch_result
 from smart_trader.ingest.paging import PagedCollector
 from smart_trader.settings import NATIVE_SOL, WSOL
 
 TRADER_TXS = "/trader/txs/seek_by_time"
 
 SwapKey = tuple[str, int, int, str]  # (tx_hash, ins_index, inner_ins_index, wallet_address)
+
+# transaction_history's row order: each wallet's swaps, oldest first.
+HISTORY_ORDER = ("wallet_address", "block_time", "tx_hash", "ins_index", "inner_ins_index")
 
 OWNER_MISMATCH = "owner_mismatch"
 SAME_TOKEN_BOTH_LEGS = "same_token_both_legs"
@@ -170,7 +166,4 @@ def transaction_history_result(
     day: dt.date, collectors: Iterable[SwapCollector], ledger: Ledger
 ) -> FetchResult:
     rows = [row for collector in collectors for row in collector.rows(day)]
-    frame = table_frame(rows, schemas.TRANSACTION_HISTORY).sort(
-        "wallet_address", "block_time", "tx_hash", "ins_index", "inner_ins_index"
-    )
-    return fetch_result(frame, ledger)
+    return fetch_result(rows, schemas.TRANSACTION_HISTORY, ledger, sort_by=HISTORY_ORDER)

@@ -8,14 +8,7 @@ from typing import Any
 
 from smart_trader import schemas
 from smart_trader.ingest import fields
-from smart_trader.ingest.ledger import (
-    FetchResult,
-    Ledger,
-    Outcome,
-    Rejection,
-    fetch_result,
-    table_frame,
-)
+from smart_trader.ingest.ledger import FetchResult, Ledger, Outcome, Rejection, fetch_result
 from smart_trader.ingest.paging import PagedCollector
 from smart_trader.settings import Settings
 
@@ -114,4 +107,4 @@ class TokenListCollector(PagedCollector[str, dict[str, Any]]):
         top = ranked[: self.settings.tokens_per_day]
         self.ledger.reclassify(Outcome.STORED, Outcome.FILTERED, len(ranked) - len(top))
         rows = [{**t, "snapshot_date": self.day, "data_source": self.data_source} for t in top]
-        return fetch_result(table_frame(rows, schemas.TOKEN_METRICS), self.ledger)
+        return fetch_result(rows, schemas.TOKEN_METRICS, self.ledger)
