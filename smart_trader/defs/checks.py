@@ -9,7 +9,7 @@ partition afterwards. WARN where it is worth knowing but not stopping.
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 import polars as pl
@@ -28,15 +28,26 @@ EXAMPLES = 5
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a rule needs: the day, the lake, the settings and the Dagster instance."""
+    """What a rule needs: the day, the lake, the settings and the Dagster instance.
+
+    One context serves all the rules of one check step, and it reads each (table, days) once:
+    the rules of a step share the scan instead of each reading the table again.
+    """
 
     day: dt.date
     lake: Lake
     settings: Settings
     instance: dg.DagsterInstance
+    _reads: dict[tuple[str, tuple[dt.date, ...]], pl.DataFrame] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def read(self, spec: schemas.TableSpec, days: list[dt.date] | None = None) -> pl.DataFrame:
-        return self.lake.scan(spec, days if days is not None else [self.day]).collect()
+        wanted = tuple(sorted(set(days if days is not None else [self.day])))
+        key = (spec.path, wanted)
+        if key not in self._reads:
+            self._reads[key] = self.lake.scan(spec, list(wanted)).collect()
+        return self._reads[key]
 
     def window(self, days: int) -> list[dt.date]:
         return window_days(self.day, days)
