@@ -1,0 +1,1 @@
+"""Real-time monitoring's receiving half: the Helius webhook receiver, its spool and flusher."""

@@ -1,0 +1,36 @@
+"""`smart-trader receiver serve`: the receiver under uvicorn, configured from the environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import uvicorn
+
+from smart_trader.receiver.app import AUTH_ENV, ReceiverConfig, create_app
+from smart_trader.resources.lake import LakeConfig
+
+SPOOL_ENV = "SMART_TRADER_RECEIVER_SPOOL"
+DEFAULT_SPOOL_DIR = "data/receiver_spool"
+
+
+def receiver_config(
+    spool_dir: str | None, max_body_bytes: int, flush_interval_seconds: float
+) -> ReceiverConfig:
+    """The secret comes from HELIUS_WEBHOOK_AUTH only (never a flag: flags show in `ps`)."""
+    secret = os.environ.get(AUTH_ENV, "")
+    if not secret:
+        raise SystemExit(f"{AUTH_ENV} is not set: the receiver needs the webhook's authHeader")
+    return ReceiverConfig(
+        spool_dir=Path(spool_dir or os.environ.get(SPOOL_ENV) or DEFAULT_SPOOL_DIR).resolve(),
+        lake=LakeConfig().lake(),
+        auth_header=secret,
+        max_body_bytes=max_body_bytes,
+        flush_interval_seconds=flush_interval_seconds,
+    )
+
+
+def serve(host: str, port: int, config: ReceiverConfig, log_level: str = "info") -> None:
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
