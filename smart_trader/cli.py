@@ -76,11 +76,45 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
     demo.set_defaults(handler=_demo)
 
 
+def _receiver(args: argparse.Namespace) -> int:
+    from smart_trader.receiver.serve import receiver_config, serve
+
+    config = receiver_config(args.spool_dir, args.max_body_bytes, args.flush_interval)
+    serve(args.host, args.port, config, args.log_level)
+    return 0
+
+
+def _add_receiver(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    receiver = subparsers.add_parser(
+        "receiver", help="the Helius webhook receiver (real-time monitoring)"
+    )
+    actions = receiver.add_subparsers(dest="receiver_command", required=True)
+    serve = actions.add_parser(
+        "serve",
+        help="receive Helius deliveries on POST /helius (secret: env HELIUS_WEBHOOK_AUTH)",
+        description="Answers 200 once a delivery is fsync'd to the spool, then writes "
+        "bronze/webhook_events, bronze/live_swaps and rejected records to the lake "
+        "(SMART_TRADER_LAKE_URI). GET /healthz answers 200 when ready.",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8900)
+    serve.add_argument(
+        "--spool-dir",
+        default=None,
+        help="default: $SMART_TRADER_RECEIVER_SPOOL or data/receiver_spool",
+    )
+    serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="larger: 413")
+    serve.add_argument("--flush-interval", type=float, default=0.5, help="seconds")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=_receiver)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smart-trader")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
     _add_sandbox(subparsers)
+    _add_receiver(subparsers)
     return parser
 
 

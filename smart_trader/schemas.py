@@ -252,6 +252,67 @@ HELIUS_SYNC_LOG = _spec(
     ],
 )
 
+# Real-time monitoring (issue 14): written by the webhook receiver, by block day. Kept out of
+# ALL_TABLES (the daily graph's tables): a day without deliveries has no rows.
+WEBHOOK_EVENTS = _spec(
+    "bronze/webhook_events",
+    "block_date",
+    ("signature", "wallet_address"),
+    [
+        ("block_date", DATE, False),
+        ("signature", S, False),
+        ("wallet_address", S, False),
+        ("block_time", TS, False),
+        ("slot", I64, False),
+        ("type", S, True),
+        ("source", S, True),
+        ("fee_lamports", I64, True),
+        ("transaction_error", S, True),
+        ("swap_status", S, False),
+        ("raw_item", S, False),
+        ("received_at", TS, False),
+    ],
+)
+
+# transaction_history's columns, partitioned by the block day instead of the ingest day.
+LIVE_SWAPS = _spec(
+    "bronze/live_swaps",
+    "block_date",
+    TRANSACTION_HISTORY.key,
+    [("block_date", DATE, False)]
+    + [
+        (name, dtype, name not in TRANSACTION_HISTORY.non_null)
+        for name, dtype in TRANSACTION_HISTORY.schema.items()
+        if name != "ingest_date"
+    ],
+)
+
+# The watched wallets' positions touched by live swaps, valued by silver's engine as of day D.
+LIVE_POSITIONS = _spec(
+    "live/watched_positions",
+    "as_of_date",
+    ("as_of_date", "wallet_address", "token_address"),
+    [
+        ("as_of_date", DATE, False),
+        ("gold_date", DATE, False),
+        ("rank", I32, False),
+        ("wallet_address", S, False),
+        ("token_address", S, False),
+        ("live_trade_count", I64, False),
+        ("live_bought_qty", F64, False),
+        ("live_sold_qty", F64, False),
+        ("open_qty_at_gold", F64, False),
+        ("open_qty", F64, False),
+        ("position_change", S, False),
+        ("realized_pnl_usd", F64, False),
+        ("unrealized_pnl_usd", F64, False),
+        ("open_cost_usd", F64, False),
+        ("mark_price_usd", F64, False),
+        ("last_trade_at", TS, False),
+        ("computed_at", TS, False),
+    ],
+)
+
 ALL_TABLES: tuple[TableSpec, ...] = (
     TOKEN_METRICS,
     WHALE_HOLDERS,
