@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from smart_trader.defs.automation import build_automation
 from smart_trader.defs.bronze import bronze_defs
 from smart_trader.defs.gold import gold_defs
+from smart_trader.defs.maintenance import maintenance_defs
 from smart_trader.defs.monitoring import monitoring_defs
 from smart_trader.defs.silver import silver_defs
 from smart_trader.lake_sql import CONNECTION_CONFIG
@@ -85,6 +86,7 @@ def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.
         silver_defs(settings),
         gold_defs(settings),
         monitoring_defs(settings),
+        maintenance_defs(settings),
         wiring,
     )
 

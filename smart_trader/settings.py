@@ -89,6 +89,8 @@ class Settings(BaseModel):
     max_holder_pages: int = Field(default=10, ge=1, le=100)
     max_swaps_per_fetch: int = Field(default=20_000, ge=100)
     helius_max_addresses: int = Field(default=100, ge=1, le=100_000)
+    # Days of Delta time travel the lake's upkeep keeps; Delta's log keeps 30 days by default.
+    time_travel_days: int = Field(default=7, ge=1, le=30)
     token_filters: TokenFilters = TokenFilters()
     eligibility: EligibilityThresholds = EligibilityThresholds()
     quote_assets: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_QUOTE_ASSETS))
@@ -125,6 +127,7 @@ _ENV_FIELDS = (
     "max_holder_pages",
     "max_swaps_per_fetch",
     "helius_max_addresses",
+    "time_travel_days",
     "token_filters",
     "eligibility",
     "quote_assets",
