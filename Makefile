@@ -10,15 +10,29 @@ UV := $(CURDIR)/.tools/bin/uv
 endif
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup demo test bench-clients bench-fifo bench-pipeline ui
+.PHONY: setup system-deps demo test bench-clients bench-fifo bench-pipeline ui
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-setup: $(UV)
+setup: $(UV)  ## uv, the locked dependencies, and the local Dagster instance's dagster.yaml (kept if present)
 	$(UV) sync --frozen
 	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp smart_trader/deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
+
+# Debian packages the integration tests drive: a PostgreSQL server (the production instance's
+# storage) and Chromium (the UI test, through Playwright; no browser download). Installs only
+# what is missing, so it is quick when all is there; .ci/run calls it.
+SYSTEM_PACKAGES := postgresql chromium fonts-liberation
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 demo: setup  ## run the whole graph for yesterday (UTC) on the embedded default, print the top wallets
 	$(UV) run --frozen smart-trader demo $(if $(DAY),--day $(DAY))
