@@ -1,10 +1,10 @@
 """The webhook receiver: `POST /helius` (Helius deliveries) and `GET /healthz`.
 
 A delivery is answered 200 only once its body is fsync'd to the spool; parsing and lake writes
-happen afterwards, in the flusher. Helius wants an answer within about a second, retries a few
-times on 5xx and timeouts, then drops the event (external-apis.md §3.5, §7), so the request path
-does the least that makes the body safe: check the secret, bound the size, check it is a JSON
-array, append it.
+happen afterwards, in the flusher (a child process). Helius wants an answer within about a
+second, retries a few times on 5xx and timeouts, then drops the event (external-apis.md §3.5,
+§7), so the request path does the least that makes the body safe: check the secret, bound the
+size, check it is a JSON array, append it.
 
 Answers: 401 for a missing or wrong Authorization (compared in constant time with the secret;
 the header is never logged), 413 above the size limit, 400 for a body that is not a JSON array,
@@ -18,9 +18,12 @@ import contextlib
 import hmac
 import json
 import logging
+import multiprocessing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,8 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smart_trader.lake import Lake
-from smart_trader.receiver.flusher import Flusher
-from smart_trader.receiver.spool import Spool
+from smart_trader.receiver.flusher import flush_error, run_flusher
+from smart_trader.receiver.spool import Spool, load_cursor
 
 AUTH_ENV = "HELIUS_WEBHOOK_AUTH"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -75,19 +78,26 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def create_app(config: ReceiverConfig) -> Starlette:
     secret = config.auth_header.encode()
-    state: dict[str, Spool | Flusher] = {}
+    state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         spool = Spool(config.spool_dir)
-        flusher = Flusher(spool, config.lake, config.flush_interval_seconds)
-        state["spool"], state["flusher"] = spool, flusher
+        context = multiprocessing.get_context("spawn")
+        stop = context.Event()
+        flusher = context.Process(
+            target=run_flusher,
+            args=(config.spool_dir, config.lake, spool.cell, stop, config.flush_interval_seconds),
+            name="receiver-flusher",
+        )
         flusher.start()
+        state.update(spool=spool, flusher=flusher)
         _logger.info("receiver ready: spool %s, lake %s", config.spool_dir, config.lake.root)
         try:
             yield
         finally:
-            await asyncio.to_thread(flusher.stop)  # writes what is still spooled
+            stop.set()  # the flusher writes what is still spooled, then exits
+            await asyncio.to_thread(flusher.join)
             spool.close()
 
     async def helius(request: Request) -> Response:
@@ -106,8 +116,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
         if not isinstance(items, list):
             return JSONResponse({"error": "body is not a JSON array"}, status_code=400)
-        spool = state["spool"]
-        assert isinstance(spool, Spool)
+        spool: Spool = state["spool"]
         try:
             await asyncio.wrap_future(spool.append(body))
         except OSError:
@@ -116,17 +125,20 @@ def create_app(config: ReceiverConfig) -> Starlette:
         return JSONResponse({"received": len(items)})
 
     async def healthz(request: Request) -> Response:
-        spool, flusher = state.get("spool"), state.get("flusher")
-        if not isinstance(spool, Spool) or not isinstance(flusher, Flusher):
+        spool: Spool | None = state.get("spool")
+        flusher: BaseProcess | None = state.get("flusher")
+        if spool is None or flusher is None:
             return JSONResponse({"status": "starting"}, status_code=503)
-        durable, cursor = spool.durable, flusher.cursor
+        if not flusher.is_alive():
+            return JSONResponse({"status": "flusher stopped"}, status_code=503)
+        durable, cursor = spool.durable, load_cursor(config.spool_dir)
         return JSONResponse(
             {
                 "status": "ok",
                 "spooled": [durable.segment, durable.offset],
                 "flushed": [cursor.segment, cursor.offset],
-                "flush_pending": flusher.pending(),
-                "flush_error": flusher.last_error,
+                "flush_pending": cursor < durable,
+                "flush_error": flush_error(config.spool_dir),
             }
         )
 

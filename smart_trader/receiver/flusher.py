@@ -1,21 +1,27 @@
 """The receiver's background flusher: spool → bronze/webhook_events, live_swaps, rejected_records.
 
-Runs after the 200, in a thread of the receiver. Each flush reads the spooled deliveries after
-its cursor, parses them, appends what is new to each table (one Delta commit per table), and
-only then moves the cursor. Every table is deduplicated on its own key against what it already
-holds (webhook_events: signature and wallet; live_swaps: transaction_history's key; rejected
-records: the raw item), so a delivery received twice, or a flush repeated after a crash between
-two commits, never stores a row twice.
+Runs after the 200, in a child process of the receiver (parsing is CPU-bound Python: in the
+receiver's process it would hold the GIL the request path needs). Each flush reads the spooled
+deliveries after its cursor, parses them, appends what is new to each table (one Delta commit
+per table), and only then moves the cursor. Every table is deduplicated on its own key against
+what it already holds (webhook_events: signature and wallet; live_swaps: transaction_history's
+key; rejected records: the raw item), so a delivery received twice, or a flush repeated after a
+crash between two commits, never stores a row twice.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
+import fcntl
 import logging
-import threading
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 from deltalake import write_deltalake
@@ -23,12 +29,29 @@ from deltalake import write_deltalake
 from smart_trader import schemas
 from smart_trader.lake import Lake, arrow_schema
 from smart_trader.receiver.frames import Received, events_frame, rejected_frame, swaps_frame
-from smart_trader.receiver.parse import ENDPOINT, BodyError, Rejected, parse_item, split_items
-from smart_trader.receiver.spool import Position, Spool, load_cursor, read_records, save_cursor
+from smart_trader.receiver.parse import ENDPOINT, parse_body
+from smart_trader.receiver.spool import (
+    DurableCell,
+    Position,
+    load_cursor,
+    read_durable,
+    read_records,
+    save_cursor,
+)
 
 _logger = logging.getLogger(__name__)
 
 MAX_FLUSH_BYTES = 32 * 1024 * 1024
+FLUSHER_LOCK_FILE = "flusher.lock"
+ERROR_FILE = "flush_error.txt"
+PR_SET_PDEATHSIG = 1
+
+
+class EventLike(Protocol):
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 _KEY_SEPARATOR = "\x1f"
 
 
@@ -50,7 +73,7 @@ def _keys(frame: pl.DataFrame, columns: tuple[str, ...]) -> list[str]:
     )
 
 
-def _append(lake: Lake, spec: schemas.TableSpec, frame: pl.DataFrame) -> None:
+def append_rows(lake: Lake, spec: schemas.TableSpec, frame: pl.DataFrame) -> None:
     """One Delta commit appending `frame`'s rows to their partitions."""
     data = schemas.conform(frame, spec).to_arrow().cast(arrow_schema(spec))
     write_deltalake(
@@ -103,7 +126,7 @@ class _Table:
             fresh.append(new)
         new_rows = frame.filter(pl.Series(fresh))
         if not new_rows.is_empty():
-            _append(lake, self.spec, new_rows)
+            append_rows(lake, self.spec, new_rows)
         for day, key, new in zip(days, keys, fresh, strict=True):
             if new:
                 self.seen[day].add(key)
@@ -111,12 +134,13 @@ class _Table:
 
 
 class Flusher:
-    def __init__(self, spool: Spool, lake: Lake, interval_seconds: float = 0.5) -> None:
-        self.spool = spool
+    """Flushes the spool in `directory` up to its durable end (read from the spool's cell)."""
+
+    def __init__(self, directory: Path, lake: Lake, cell: DurableCell) -> None:
+        self.directory = directory
         self.lake = lake
-        self.interval_seconds = interval_seconds
-        self.cursor = load_cursor(spool.directory)
-        self.last_error: str | None = None
+        self.cell = cell
+        self.cursor = load_cursor(directory)
         self._tables = [
             _Table(schemas.WEBHOOK_EVENTS, schemas.WEBHOOK_EVENTS.key, events_frame),
             _Table(schemas.LIVE_SWAPS, schemas.LIVE_SWAPS.key, swaps_frame),
@@ -127,24 +151,19 @@ class Flusher:
                 pl.col("endpoint") == ENDPOINT,
             ),
         ]
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+
+    def pending(self) -> bool:
+        return self.cursor < read_durable(self.cell)
 
     def flush_once(self) -> FlushReport:
         """Write everything spooled after the cursor (up to MAX_FLUSH_BYTES); move the cursor."""
         report = FlushReport()
-        end = self.spool.durable
         received: list[Received] = []
         position: Position | None = None
         size = 0
-        for record in read_records(Path(self.spool.directory), self.cursor, end):
+        for record in read_records(self.directory, self.cursor, read_durable(self.cell)):
             at = dt.datetime.fromtimestamp(record.received_us / 1e6, dt.UTC)
-            try:
-                items = [parse_item(raw) for raw in split_items(record.body)]
-            except BodyError as exc:
-                # The receiver only spools JSON arrays; a body that still fails is kept whole.
-                items = [Rejected(f"body: {exc}", record.body.decode("utf-8", "replace"))]
-            received += [Received(item, at) for item in items]
+            received += [Received(item, at) for item in parse_body(record.body)]
             report.deliveries += 1
             position = record.end
             size += len(record.body)
@@ -157,30 +176,34 @@ class Flusher:
             written, duplicates = table.write_new(self.lake, received)
             report.written[table.spec.path] = written
             report.duplicates[table.spec.path] = duplicates
-        save_cursor(self.spool.directory, position)
+        save_cursor(self.directory, position)
         self.cursor = position
         return report
 
-    def pending(self) -> bool:
-        return self.cursor < self.spool.durable
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="spool-flusher", daemon=True)
-        self._thread.start()
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the receiver dies, so no flusher outlives it."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            if not self.pending():
-                self.spool.wait_for_append(self.interval_seconds)
-                continue
+def run_flusher(
+    directory: Path, lake: Lake, cell: DurableCell, stop: EventLike, interval_seconds: float
+) -> None:
+    """The flusher process's loop: flush while deliveries are pending, until `stop` is set."""
+    _die_with_parent()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # One flusher per spool: a restarted receiver's flusher waits for a previous one to end.
+    lock_fd = os.open(directory / FLUSHER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    flusher = Flusher(directory, lake, cell)
+    error_file = directory / ERROR_FILE
+    while True:
+        stopping = stop.is_set()
+        if flusher.pending():
             try:
-                report = self.flush_once()
-                self.last_error = None
+                report = flusher.flush_once()
+                error_file.unlink(missing_ok=True)
                 _logger.info(
                     "flushed %d deliveries, %d items: written %s, duplicates %s",
                     report.deliveries,
@@ -188,9 +211,22 @@ class Flusher:
                     report.written,
                     report.duplicates,
                 )
+                continue
             except Exception as exc:  # the lake may be unreachable: keep the spool, retry
-                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                error_file.write_text(f"{type(exc).__name__}: {exc}"[:500])
                 _logger.exception("flush failed; the deliveries stay spooled and are retried")
-                self._stop.wait(self.interval_seconds * 4)
-        if self.pending():
-            self.flush_once()
+                if stopping:
+                    return
+                stop.wait(interval_seconds * 4)
+                continue
+        if stopping:
+            return
+        stop.wait(interval_seconds)
+
+
+def flush_error(directory: Path) -> str | None:
+    """The last flush's error, if it failed."""
+    try:
+        return (directory / ERROR_FILE).read_text()
+    except FileNotFoundError:
+        return None

@@ -83,8 +83,18 @@ class Rejected:
     raw_record: str
 
 
-def split_items(body: bytes) -> list[str]:
-    """The items of a JSON array body, each exactly as received; BodyError if not an array."""
+def parse_body(body: bytes) -> list[Event | Rejected]:
+    """Every item of a delivery; a body that is not a JSON array is one rejected record."""
+    try:
+        items = split_items(body)
+    except BodyError as exc:
+        return [Rejected(f"body: {exc}", body.decode("utf-8", "replace"))]
+    return [_parsed(raw, value) for raw, value in items]
+
+
+def split_items(body: bytes) -> list[tuple[str, Any]]:
+    """(text exactly as received, decoded value) of each item of a JSON array body;
+    BodyError if the body is not one."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -92,16 +102,17 @@ def split_items(body: bytes) -> list[str]:
     i = _skip(text, 0)
     if i >= len(text) or text[i] != "[":
         raise BodyError("body is not a JSON array")
-    items: list[str] = []
+    items: list[tuple[str, Any]] = []
     i = _skip(text, i + 1)
     if i < len(text) and text[i] == "]":
         return _end(text, i + 1, items)
     while True:
         try:
-            _, end = _decoder.raw_decode(text, i)
-        except json.JSONDecodeError as exc:
-            raise BodyError(f"body is not valid JSON: {exc.msg} at {exc.pos}") from None
-        items.append(text[i:end])
+            value, end = _decoder.raw_decode(text, i)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            where = f": {exc.msg} at {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise BodyError(f"body is not valid JSON{where}") from None
+        items.append((text[i:end], value))
         i = _skip(text, end)
         if i < len(text) and text[i] == ",":
             i = _skip(text, i + 1)
@@ -117,20 +128,26 @@ def _skip(text: str, i: int) -> int:
     return i
 
 
-def _end(text: str, i: int, items: list[str]) -> list[str]:
+def _end(text: str, i: int, items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     if _skip(text, i) != len(text):
         raise BodyError("body has data after the JSON array")
     return items
 
 
 def parse_item(raw: str) -> Event | Rejected:
-    """One item: its event (with its swap, if any), or the reason it is rejected."""
+    """One item's text: its event (with its swap, if any), or the reason it is rejected."""
     try:
-        return _event(json.loads(raw), raw)
-    except ItemError as exc:
-        return Rejected(str(exc), raw)
+        value = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):
         return Rejected("item is not valid JSON", raw)
+    return _parsed(raw, value)
+
+
+def _parsed(raw: str, value: Any) -> Event | Rejected:
+    try:
+        return _event(value, raw)
+    except ItemError as exc:
+        return Rejected(str(exc), raw)
 
 
 def _event(item: Any, raw: str) -> Event:

@@ -5,7 +5,10 @@ length, CRC-32 of the body, receive time in µs) followed by the body, so a reco
 (never acknowledged: the 200 follows the fsync) is recognised and cut off when the spool reopens.
 
 Appends are group-committed: one writer thread writes every body waiting in its queue and fsyncs
-once for all of them, so concurrent deliveries share the cost of an fsync.
+once for all of them, so concurrent deliveries share the cost of an fsync. The end of the fsync'd
+records is published in a shared-memory cell that the flusher process reads: it never reads past
+it, so nothing that a crash could still cut off reaches the lake or the cursor. One receiver owns
+a spool directory (an exclusive lock on `spool.lock`).
 
 A position is (segment, offset). The flusher reads records from its cursor (kept in
 `cursor.json`, replaced atomically) and deletes segments it has passed.
@@ -13,7 +16,9 @@ A position is (segment, offset). The flusher reads records from its cursor (kept
 
 from __future__ import annotations
 
+import fcntl
 import json
+import multiprocessing
 import os
 import queue
 import struct
@@ -24,11 +29,28 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import SynchronizedArray
 
 MAGIC = b"STS1"
 HEADER = struct.Struct("<4sIIQ")  # magic, body length, crc32(body), received_at (µs since epoch)
 SEGMENT_BYTES = 64 * 1024 * 1024
 CURSOR_FILE = "cursor.json"
+LOCK_FILE = "spool.lock"
+
+DurableCell: TypeAlias = "SynchronizedArray[Any]"
+
+
+def durable_cell() -> DurableCell:
+    """Shared memory for the durable end: (segment, offset)."""
+    return multiprocessing.get_context("spawn").Array("q", 2)
+
+
+def read_durable(cell: DurableCell) -> Position:
+    with cell.get_lock():
+        return Position(int(cell[0]), int(cell[1]))
 
 
 @dataclass(frozen=True, order=True)
@@ -78,9 +100,21 @@ def _fsync_directory(directory: Path) -> None:
 class Spool:
     """The writing side; one per spool directory (one receiver process)."""
 
-    def __init__(self, directory: Path | str, segment_bytes: int = SEGMENT_BYTES) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        cell: DurableCell | None = None,
+        segment_bytes: int = SEGMENT_BYTES,
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise RuntimeError(f"spool {self.directory} is in use by another receiver") from None
+        self.cell = cell if cell is not None else durable_cell()
         self.segment_bytes = segment_bytes
         segments = _segments(self.directory)
         self._segment = segments[-1] if segments else 0
@@ -93,10 +127,8 @@ class Spool:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _fsync_directory(self.directory)
         self._offset = os.fstat(self._fd).st_size
-        self._durable = Position(self._segment, self._offset)
-        self._lock = threading.Lock()
+        self._publish(Position(self._segment, self._offset))
         self._queue: queue.SimpleQueue[tuple[bytes, Future[Position]] | None] = queue.SimpleQueue()
-        self._appended = threading.Condition()
         self._writer = threading.Thread(target=self._write_loop, name="spool-writer", daemon=True)
         self._writer.start()
 
@@ -109,17 +141,17 @@ class Spool:
     @property
     def durable(self) -> Position:
         """The end of the fsync'd records."""
-        with self._lock:
-            return self._durable
+        return read_durable(self.cell)
 
-    def wait_for_append(self, timeout: float) -> None:
-        with self._appended:
-            self._appended.wait(timeout)
+    def _publish(self, end: Position) -> None:
+        with self.cell.get_lock():
+            self.cell[0], self.cell[1] = end.segment, end.offset
 
     def close(self) -> None:
         self._queue.put(None)
         self._writer.join()
         os.close(self._fd)
+        os.close(self._lock_fd)  # releases the lock
 
     def _write_loop(self) -> None:
         while True:
@@ -158,12 +190,9 @@ class Spool:
         os.fsync(self._fd)
         self._offset += len(data)
         end = Position(self._segment, self._offset)
-        with self._lock:
-            self._durable = end
+        self._publish(end)
         for _, done in batch:
             done.set_result(end)
-        with self._appended:
-            self._appended.notify_all()
 
     def _rotate(self) -> None:
         os.close(self._fd)
