@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from smart_trader.defs.automation import build_automation
+from smart_trader.defs.automation import build_automation, daily_pipeline_job
 from smart_trader.defs.bronze import bronze_defs
 from smart_trader.defs.gold import gold_defs
 from smart_trader.defs.maintenance import maintenance_defs
@@ -71,7 +71,8 @@ def build_definitions(
 
 def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.Definitions:
     wiring = dg.Definitions(
-        sensors=build_automation(),
+        sensors=build_automation(settings),
+        jobs=[daily_pipeline_job()],
         # A run's steps are many small checks around a few fetches; one process per step would
         # spend more on interpreter start-up than on the work. Runs stay isolated from each
         # other (the run launcher gives each its own process, container or pod).

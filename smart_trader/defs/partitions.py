@@ -1,7 +1,11 @@
 """The one daily partitioning (UTC) and the windows between layers, as partition mappings.
 
-Dagster shows through these mappings what depends on what: re-materializing whale_holders(P)
-marks the transaction_history and silver days that read P as stale.
+The mappings are the real dependencies and no more, because Dagster acts on them three ways: the
+UI marks a day whose inputs changed "Unsynced", automation re-runs those days, and a backfill
+both orders its runs by them (a day waits for the upstream days it reads) and widens a range
+to every day downstream of it. re-materializing whale_holders(Q) therefore reaches
+transaction_history [Q, Q + tracking_days − 1] (the contract's stale days) and the silver and
+gold days that read those.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ def day_of(partition_key: str) -> dt.date:
     return dt.date.fromisoformat(partition_key)
 
 
+def window_mapping(days: int) -> dg.TimeWindowPartitionMapping:
+    """Upstream days [D − (days − 1), D]; days before FIRST_DAY do not exist."""
+    return dg.TimeWindowPartitionMapping(
+        start_offset=-(days - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
+    )
+
+
 def window_input(key: dg.AssetKey, days: int) -> dg.AssetIn:
     """An input of upstream days [D − (days − 1), D].
 
@@ -29,13 +40,12 @@ def window_input(key: dg.AssetKey, days: int) -> dg.AssetIn:
     legitimately reaches before the first run); the assets enforce the contract's rules on
     which days must exist.
     """
-    return dg.AssetIn(
-        key,
-        partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=-(days - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
-        ),
-        metadata={ALLOW_MISSING: True},
-    )
+    return dg.AssetIn(key, partition_mapping=window_mapping(days), metadata={ALLOW_MISSING: True})
+
+
+def window_dep(key: dg.AssetKey, days: int) -> dg.AssetDep:
+    """A dependency on upstream days [D − (days − 1), D] that the asset reads itself."""
+    return dg.AssetDep(key, partition_mapping=window_mapping(days))
 
 
 def tracked_wallets_days(settings: Settings) -> int:
@@ -47,9 +57,17 @@ def fetch_plan_days(settings: Settings) -> int:
     """whale_holders days that decide transaction_history(D)'s fetch ranges.
 
     A wallet tracked on any P in [D − (lookback − 1), D] was in whale_holders on some day in
-    [P − (tracking − 1), P], so the window reaches back lookback + tracking − 2 days.
+    [P − (tracking − 1), P], so the window reaches back lookback + tracking − 2 days. Only the
+    last tracking_days of them are a dependency (stale_holders_days): the older ones decide
+    where a range starts, and one materialized later only makes D larger than needed, never
+    incomplete (DATA_CONTRACT.md, "Out of order").
     """
     return settings.lookback_days + settings.tracking_days - 1
+
+
+def stale_holders_days(settings: Settings) -> int:
+    """whale_holders days whose re-materialization makes transaction_history(D) stale."""
+    return settings.tracking_days
 
 
 def swaps_days(settings: Settings) -> int:

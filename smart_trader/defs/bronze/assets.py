@@ -10,16 +10,18 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
-from smart_trader.days import day_start
-from smart_trader.defs.automation import DAILY_AT_0030, after_inputs
+from smart_trader.days import day_start, window_days
+from smart_trader.defs.automation import after_inputs, newest_day_fetch
 from smart_trader.defs.materializations import materialized_days
 from smart_trader.defs.metadata import markdown_table
 from smart_trader.defs.partitions import (
     DAILY,
     day_of,
     fetch_plan_days,
+    stale_holders_days,
     swaps_days,
     tracked_wallets_days,
+    window_dep,
     window_input,
 )
 from smart_trader.ingest.fetch_plan import swap_fetch_ranges
@@ -43,6 +45,11 @@ ENDPOINTS: dict[dg.AssetKey, tuple[str, ...]] = {
     TOKEN_PRICES: ("/defi/multi_price",),
 }
 COUNT_TERMS = ("received", "stored", "rejected", "filtered", "merged", "duplicate")
+
+# The steps that call BirdEye share one Dagster pool: its limit (dagster.yaml, concurrency.pools,
+# default 1) is how many may fetch at once across all runs, so that the plan's requests per
+# second (each client's rate limit) is not multiplied by concurrent runs.
+BIRDEYE_POOL = "birdeye"
 
 # A live run for D starts no earlier than D+1 00:30 UTC, so that late-indexed swaps are in.
 LIVE_SETTLING = dt.timedelta(minutes=30)
@@ -83,7 +90,8 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         partitions_def=DAILY,
         group_name="bronze",
         kinds={"polars", "deltalake"},
-        automation_condition=DAILY_AT_0030,
+        automation_condition=newest_day_fetch(),
+        pool=BIRDEYE_POOL,
         description="The tracked tokens of day D: the token list filtered, top by liquidity.",
     )
     def token_metrics(
@@ -99,7 +107,8 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="bronze",
         kinds={"polars", "deltalake"},
         ins={"token_metrics": dg.AssetIn(TOKEN_METRICS)},
-        automation_condition=after_inputs(),
+        automation_condition=after_inputs([TOKEN_METRICS]),
+        pool=BIRDEYE_POOL,
         description="Top holders (whales) of each tracked token on day D, pools excluded.",
     )
     def whale_holders(
@@ -118,10 +127,11 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         partitions_def=DAILY,
         group_name="bronze",
         kinds={"polars", "deltalake"},
-        ins={
-            "whale_holders": window_input(WHALE_HOLDERS, fetch_plan_days(settings)),
-        },
+        # The fetch plan reads fetch_plan_days of holders; the dependency is the days that
+        # make D stale (partitions.fetch_plan_days says why).
+        deps=[window_dep(WHALE_HOLDERS, stale_holders_days(settings))],
         automation_condition=after_inputs([WHALE_HOLDERS]),
+        pool=BIRDEYE_POOL,
         description=(
             "Every swap of each wallet tracked on D inside its fetch range "
             "[s_W(D), D+1 00:00) (DATA_CONTRACT.md: the range depends only on whale_holders)."
@@ -131,7 +141,6 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext,
         birdeye: BirdEyeClient,
         lake: LakeResource,
-        whale_holders: pl.DataFrame,
     ) -> pl.DataFrame:
         day = day_of(context.partition_key)
         if not materialized_days(context.instance, WHALE_HOLDERS, [day]):
@@ -146,6 +155,11 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                     f"transaction_history({day}) from the live API starts no earlier than "
                     f"{ready_at.isoformat()}, so that late-indexed swaps are in."
                 )
+        whale_holders = (
+            lake.lake()
+            .scan(schemas.WHALE_HOLDERS, window_days(day, fetch_plan_days(settings)))
+            .collect()
+        )
         ranges = swap_fetch_ranges(
             whale_holders, day, settings.lookback_days, settings.tracking_days
         )
@@ -165,7 +179,8 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             "transaction_history": window_input(TRANSACTION_HISTORY, swaps_days(settings)),
             "whale_holders": window_input(WHALE_HOLDERS, tracked_wallets_days(settings)),
         },
-        automation_condition=after_inputs([TRANSACTION_HISTORY, WHALE_HOLDERS]),
+        automation_condition=after_inputs([TRANSACTION_HISTORY]),
+        pool=BIRDEYE_POOL,
         description="Mark prices at the end of D of every non-quote token silver reads for D.",
     )
     def token_prices(
@@ -200,7 +215,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         group_name="bronze",
         kinds={"polars", "deltalake"},
         deps=list(ENDPOINTS),
-        automation_condition=after_inputs(),
+        automation_condition=after_inputs(list(ENDPOINTS)),
         description=(
             "API records of day D that broke a parsing rule, with the reason. The bronze "
             "assets write their own endpoint's rows; this asset publishes the day's summary."

@@ -20,26 +20,6 @@ from smart_trader.ingest.fetch_plan import swap_fetch_ranges
 from smart_trader.settings import Settings
 
 
-def _swap_key_table_wide(c: CheckContext) -> pl.DataFrame:
-    """Duplicates within D, and D's keys found in any other partition."""
-    spec = schemas.TRANSACTION_HISTORY
-    day_rows = c.read(spec)
-    others = (
-        c.lake.scan(spec)
-        .filter(pl.col("ingest_date") != c.day)
-        .select(*spec.key, "ingest_date")
-        .join(day_rows.lazy().select(spec.key), on=list(spec.key), how="semi")
-        .collect()
-    )
-    within = quality.duplicate_keys(day_rows, spec.key).select(
-        *spec.key, problem=pl.format("{} rows in {}", "occurrences", pl.lit(str(c.day)))
-    )
-    elsewhere = quality.keys_elsewhere(day_rows, others, spec.key, "ingest_date").select(
-        *spec.key, problem=pl.format("also in {}", pl.col("also_in").cast(pl.String))
-    )
-    return pl.concat([within, elsewhere])
-
-
 def _holders_reference_tokens(c: CheckContext) -> pl.DataFrame:
     tokens = c.read(schemas.TOKEN_METRICS).get_column("token_address")
     return quality.missing_references(
@@ -123,8 +103,9 @@ def bronze_rules(settings: Settings) -> list[RuleCheck]:
     return [
         *table_rules(TOKEN_METRICS, schemas.TOKEN_METRICS),
         *table_rules(WHALE_HOLDERS, schemas.WHALE_HOLDERS),
-        # The key of transaction_history is checked across partitions below.
-        *table_rules(TRANSACTION_HISTORY, schemas.TRANSACTION_HISTORY, unique_key=False),
+        # Within a partition only: out of order, two partitions may hold one swap (the contract's
+        # out-of-order rule); silver reads such a key once, from the latest ingest_date.
+        *table_rules(TRANSACTION_HISTORY, schemas.TRANSACTION_HISTORY),
         *table_rules(TOKEN_PRICES, schemas.TOKEN_PRICES),
         *table_rules(REJECTED_RECORDS, schemas.REJECTED_RECORDS),
         # bronze/token_metrics
@@ -177,13 +158,6 @@ def bronze_rules(settings: Settings) -> list[RuleCheck]:
             blocking=False,
         ),
         # bronze/transaction_history
-        RuleCheck(
-            TRANSACTION_HISTORY,
-            "unique_key",
-            "The key (tx_hash, ins_index, inner_ins_index, wallet_address) is unique across "
-            "the whole table.",
-            _swap_key_table_wide,
-        ),
         wallets_tracked(TRANSACTION_HISTORY, schemas.TRANSACTION_HISTORY),
         RuleCheck(
             TRANSACTION_HISTORY,

@@ -1,6 +1,7 @@
 """Silver: FIFO profit and loss per wallet and token, and per wallet, as of day D."""
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -13,7 +14,7 @@ from smart_trader.defs.bronze.assets import (
     TRANSACTION_HISTORY,
     WHALE_HOLDERS,
 )
-from smart_trader.defs.materializations import materialized_days
+from smart_trader.defs.materializations import latest_materialization_ids, materialized_days
 from smart_trader.defs.partitions import (
     DAILY,
     day_of,
@@ -22,12 +23,12 @@ from smart_trader.defs.partitions import (
     window_input,
 )
 from smart_trader.pnl.fifo import compute_silver
-from smart_trader.pnl.window import window_swaps
+from smart_trader.pnl.window import stale_swap_days, window_swaps
 from smart_trader.settings import Settings
 
 WALLET_TOKEN_PNL = dg.AssetKey(["silver", "wallet_token_pnl"])
 WALLET_PNL = dg.AssetKey(["silver", "wallet_pnl"])
-AUTOMATION = after_inputs([TRANSACTION_HISTORY, WHALE_HOLDERS])
+AUTOMATION = after_inputs([TOKEN_METRICS, TRANSACTION_HISTORY, TOKEN_PRICES])
 
 
 def unfetched_days(instance: dg.DagsterInstance, day: dt.date, lookback_days: int) -> list[dt.date]:
@@ -38,7 +39,43 @@ def unfetched_days(instance: dg.DagsterInstance, day: dt.date, lookback_days: in
     return sorted(holders - swaps)
 
 
+def stale_days(instance: dg.DagsterInstance, day: dt.date, settings: Settings) -> list[dt.date]:
+    """Days P of D's window whose transaction_history predates a whale_holders day it tracks."""
+    window = window_days(day, settings.lookback_days)
+    holders_window = window_days(day, settings.lookback_days + settings.tracking_days - 1)
+    return stale_swap_days(
+        latest_materialization_ids(instance, TRANSACTION_HISTORY, window),
+        latest_materialization_ids(instance, WHALE_HOLDERS, holders_window),
+        settings.tracking_days,
+    )
+
+
+def window_problem(instance: dg.DagsterInstance, day: dt.date, settings: Settings) -> str | None:
+    """Why silver(D) cannot be computed from the lake as it stands (DATA_CONTRACT.md), or None."""
+    missing = unfetched_days(instance, day, settings.lookback_days)
+    if missing:
+        return (
+            f"silver({day}) needs transaction_history for "
+            f"{', '.join(d.isoformat() for d in missing)}: whale_holders exist for those "
+            "days but their swaps were never fetched. Materialize transaction_history there."
+        )
+    stale = stale_days(instance, day, settings)
+    if stale:
+        return (
+            f"silver({day}) reads stale transaction_history for "
+            f"{', '.join(d.isoformat() for d in stale)}: a whale_holders day those partitions "
+            "track was materialized after them. Re-materialize transaction_history there "
+            "(automation does it)."
+        )
+    return None
+
+
 def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    # Subsettable: the two outputs come from one FIFO pass, but Dagster's backfills expand a
+    # range along the window mappings and may give the two outputs different partition sets
+    # (a non-subsettable multi-asset then fails the whole launch). A run computes both and
+    # stores only the outputs it was asked for, so each output's materializations say exactly
+    # what was written.
     @dg.multi_asset(
         outs={
             "wallet_token_pnl": dg.AssetOut(
@@ -46,12 +83,14 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 kinds={"polars", "deltalake"},
                 description="FIFO PnL per (wallet tracked on D, non-quote token) over the window.",
                 automation_condition=AUTOMATION,
+                is_required=False,
             ),
             "wallet_pnl": dg.AssetOut(
                 key=WALLET_PNL,
                 kinds={"polars", "deltalake"},
                 description="One row per wallet tracked on D with a swap in the window.",
                 automation_condition=AUTOMATION,
+                is_required=False,
             ),
         },
         ins={
@@ -62,6 +101,7 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         },
         partitions_def=DAILY,
         group_name="silver",
+        can_subset=True,
     )
     def silver_pnl(
         context: dg.AssetExecutionContext,
@@ -69,15 +109,11 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         whale_holders: pl.DataFrame,
         token_metrics: pl.DataFrame,
         token_prices: pl.DataFrame,
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ) -> Iterator[dg.Output[pl.DataFrame]]:
         day = day_of(context.partition_key)
-        missing = unfetched_days(context.instance, day, settings.lookback_days)
-        if missing:
-            raise dg.Failure(
-                f"silver({day}) needs transaction_history for "
-                f"{', '.join(d.isoformat() for d in missing)}: whale_holders exist for those "
-                "days but their swaps were never fetched. Materialize transaction_history there."
-            )
+        problem = window_problem(context.instance, day, settings)
+        if problem:
+            raise dg.Failure(problem)
         swaps = window_swaps(transaction_history, whale_holders, day, settings)
         wallet_token_pnl, wallet_pnl = compute_silver(
             swaps,
@@ -90,6 +126,9 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             f"silver({day}): {wallet_pnl.height} wallets, {wallet_token_pnl.height} "
             f"(wallet, token) pairs, realized PnL {wallet_pnl['realized_pnl_usd'].sum():,.2f} USD"
         )
-        return wallet_token_pnl, wallet_pnl
+        outputs = {"wallet_token_pnl": wallet_token_pnl, "wallet_pnl": wallet_pnl}
+        for name, frame in outputs.items():
+            if name in context.selected_output_names:
+                yield dg.Output(frame, output_name=name)
 
     return [silver_pnl]
