@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
-from smart_trader.pnl.scoring import top_wallets
+from smart_trader.gold_rules import top_wallets
 from smart_trader.resources.lake import LakeResource
 
 DEFAULT_DAGSTER_HOME = Path("data/dagster_home")

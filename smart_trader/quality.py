@@ -3,7 +3,8 @@
 An empty frame means the rule holds. The asset checks (smart_trader.checks) read the data, call
 these, and report the count and a few example rows. Where a frame can break several rules, a
 `rule` column names the one each row breaks. The silver invariants live in smart_trader.pnl.checks
-(shared with the PnL tests); gold's eligibility rules are smart_trader.pnl.scoring's.
+(shared with the PnL tests); gold's eligibility, tier, score and rank order are
+smart_trader.gold_rules', which the gold asset applies.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import datetime as dt
 import polars as pl
 
 from smart_trader.days import day_start
-from smart_trader.pnl.scoring import TIER_BOUNDS, TIERS, eligibility_rules, score_expr
+from smart_trader.gold_rules import (
+    eligibility_rules,
+    in_rank_order,
+    rank_expr,
+    score_expr,
+    tier_expr,
+)
+from smart_trader.pnl.silver import wallet_ratios
+from smart_trader.pnl.skill import skill_p_values, token_return
 from smart_trader.schemas import TableSpec
 from smart_trader.settings import NATIVE_SOL, EligibilityThresholds, TokenFilters
 
@@ -201,30 +210,46 @@ def mark_violations(wallet_token_pnl: pl.DataFrame, mark_sources: tuple[str, ...
 def wallet_metric_violations(
     wallet_pnl: pl.DataFrame, wallet_token_pnl: pl.DataFrame
 ) -> pl.DataFrame:
-    """wallet_pnl columns derived from its own sums that disagree with their definition:
-    total = realized + unrealized; roi = realized / cost_basis_sold * 100 (null iff that is 0);
-    win rate = Σ winning / Σ matched * 100 (null iff that is 0); best token = the largest
-    per-token realized PnL."""
+    """wallet_pnl columns derived from its own sums, or from its tokens' rows, that disagree with
+    their definition: total = realized + unrealized; roi = realized / cost_basis_sold * 100
+    (null iff that is 0); win rate = Σ winning / Σ matched * 100 (null iff that is 0);
+    open_cost_share = open_cost / (open_cost + cost_basis_sold) (null iff both are 0); best
+    token = the largest per-token realized PnL; skill_p_value = the signed-rank test over the
+    per-token returns of its wallet_token_pnl rows."""
     c = pl.col
-    best = wallet_token_pnl.group_by("wallet_address").agg(
+    tokens = wallet_token_pnl.with_columns(
+        wallet_id=c("wallet_address").rank("dense").cast(pl.Int64)
+    )
+    best = tokens.group_by("wallet_address", "wallet_id").agg(
         expected_best=c("realized_pnl_usd").max()
     )
-    joined = wallet_pnl.join(best, on="wallet_address", how="left")
-    cost = c("cost_basis_sold_usd")
-    roi = pl.when(cost != 0).then(c("realized_pnl_usd") / cost * 100)
-    win = pl.when(c("matched_sell_count") != 0).then(
-        c("winning_sell_count") / c("matched_sell_count") * 100
+    returns = tokens.select("wallet_id", r=token_return()).drop_nulls()
+    expected = best.join(skill_p_values(returns), on="wallet_id", how="left").select(
+        "wallet_address", "expected_best", expected_skill="skill_p_value"
+    )
+    joined = wallet_pnl.join(expected, on="wallet_address", how="left").with_columns(
+        **{f"expected_{name}": expr for name, expr in wallet_ratios().items()}
     )
     money = c("realized_pnl_usd").abs() + c("unrealized_pnl_usd").abs() + 1.0
     rules = {
         "total_pnl_usd != realized + unrealized": (
-            c("total_pnl_usd") - c("realized_pnl_usd") - c("unrealized_pnl_usd")
+            c("total_pnl_usd") - c("expected_total_pnl_usd")
         ).abs()
         > EPSILON * money,
-        "roi_pct != realized / cost_basis_sold * 100": _differs(c("roi_pct"), roi),
-        "win_rate_pct != winning / matched * 100": _differs(c("win_rate_pct"), win),
+        "roi_pct != realized / cost_basis_sold * 100": _differs(
+            c("roi_pct"), c("expected_roi_pct")
+        ),
+        "win_rate_pct != winning / matched * 100": _differs(
+            c("win_rate_pct"), c("expected_win_rate_pct")
+        ),
+        "open_cost_share != open_cost / (open_cost + cost_basis_sold)": _differs(
+            c("open_cost_share"), c("expected_open_cost_share")
+        ),
         "best_token_realized_pnl_usd != max over tokens": _differs(
             c("best_token_realized_pnl_usd"), c("expected_best")
+        ),
+        "skill_p_value != signed-rank test over the tokens' returns": _differs(
+            c("skill_p_value"), c("expected_skill")
         ),
     }
     return rule_rows(joined, rules, ["wallet_address"])
@@ -288,21 +313,10 @@ def gold_silver_mismatches(gold: pl.DataFrame, wallet_pnl: pl.DataFrame) -> pl.D
     return rule_rows(joined, rules, ["wallet_address"])
 
 
-def expected_tier() -> pl.Expr:
-    """The contract's tier rule on gold's own realized PnL, ROI and win rate."""
-    c = pl.col
-    tier = pl.lit(TIERS[-1])
-    for name in reversed(TIERS[:-1]):
-        pnl, roi, win = TIER_BOUNDS[name]
-        holds = (c("realized_pnl_usd") >= pnl) & (c("roi_pct") >= roi) & (c("win_rate_pct") >= win)
-        tier = pl.when(holds.fill_null(False)).then(pl.lit(name)).otherwise(tier)
-    return tier
-
-
 def tier_violations(gold: pl.DataFrame) -> pl.DataFrame:
     """Gold rows whose tier is not the first tier whose bounds they meet."""
     return (
-        gold.with_columns(expected_tier=expected_tier())
+        gold.with_columns(expected_tier=tier_expr())
         .filter(pl.col("tier") != pl.col("expected_tier"))
         .select(
             "wallet_address", "tier", "expected_tier", "realized_pnl_usd", "roi_pct", "win_rate_pct"
@@ -324,34 +338,24 @@ def rank_violations(gold: pl.DataFrame) -> pl.DataFrame:
     STRONG, PROMISING), score desc, realized_pnl_usd desc, wallet_address asc. A gap, a repeat
     or an out-of-order rank all show here."""
     return (
-        gold.sort(
-            pl.col("tier").replace_strict(
-                {t: i for i, t in enumerate(TIERS)}, default=len(TIERS), return_dtype=pl.Int32
-            ),
-            "score",
-            "realized_pnl_usd",
-            "wallet_address",
-            descending=[False, True, True, False],
-        )
-        .with_columns(expected_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32))
+        in_rank_order(gold)
+        .with_columns(expected_rank=rank_expr())
         .filter(pl.col("rank") != pl.col("expected_rank"))
         .select("wallet_address", "rank", "expected_rank", "tier", "score", "realized_pnl_usd")
     )
 
 
 def bot_violations(
-    gold: pl.DataFrame, wallet_pnl: pl.DataFrame, thresholds: EligibilityThresholds
+    gold: pl.DataFrame, wallet_pnl: pl.DataFrame, day: dt.date, thresholds: EligibilityThresholds
 ) -> pl.DataFrame:
-    """Gold wallets over max_trades_per_day or under min_avg_hold_seconds (a null hold fails)."""
-    c = pl.col
+    """Gold wallets over max_trades_per_day or under min_avg_hold_seconds (a null hold fails):
+    the eligibility rules that keep bots out, on their own."""
     t = thresholds
     silver = wallet_pnl.join(gold.select("wallet_address"), on="wallet_address", how="semi")
+    passes = eligibility_rules(day, t)
     rules = {
-        f"max_trades_per_day > {t.max_trades_per_day}": c("max_trades_per_day")
-        > t.max_trades_per_day,
-        f"avg_hold_seconds < {t.min_avg_hold_seconds} or null": ~(
-            c("avg_hold_seconds") >= t.min_avg_hold_seconds
-        ),
+        f"max_trades_per_day > {t.max_trades_per_day}": passes["trades_per_day"].not_(),
+        f"avg_hold_seconds < {t.min_avg_hold_seconds} or null": passes["avg_hold"].not_(),
     }
     return rule_rows(silver, rules, ["wallet_address", "max_trades_per_day", "avg_hold_seconds"])
 

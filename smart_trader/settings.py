@@ -25,6 +25,9 @@ DEFAULT_QUOTE_ASSETS: dict[str, str] = {
     USDC: "USD Coin",
     USDT: "Tether USD",
 }
+DEFAULT_NON_TRADE_SOURCES: dict[str, str] = {
+    "stake_pool": "liquid-staking deposits and withdrawals (e.g. SOL <-> BNSOL), not trades",
+}
 
 
 class SettingsError(ValueError):
@@ -77,6 +80,8 @@ class EligibilityThresholds(BaseModel):
     max_unpriced_trade_share: float = Field(default=0.25, ge=0, le=1)
     max_unmatched_sell_share: float = Field(default=0.5, ge=0, le=1)
     max_days_since_last_trade: int = Field(default=6, ge=0)
+    max_skill_p_value: float = Field(default=0.05, ge=0, le=1)
+    max_open_cost_share: float = Field(default=0.5, ge=0, le=1)
 
 
 class Settings(BaseModel):
@@ -98,6 +103,10 @@ class Settings(BaseModel):
     eligibility: EligibilityThresholds = EligibilityThresholds()
     quote_assets: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_QUOTE_ASSETS))
     excluded_wallets: dict[str, str] = Field(default_factory=lambda: {INCINERATOR: "incinerator"})
+    # Swap sources that are not trades (each with a reason): silver ignores their swaps.
+    non_trade_sources: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_NON_TRADE_SOURCES)
+    )
 
     @field_validator("quote_assets")
     @classmethod
@@ -119,6 +128,10 @@ class Settings(BaseModel):
     def quote_asset_set(self) -> frozenset[str]:
         return frozenset(self.quote_assets)
 
+    @property
+    def non_trade_source_set(self) -> frozenset[str]:
+        return frozenset(self.non_trade_sources)
+
 
 # Environment variable → field; nested models and maps are given as JSON.
 ENV_PREFIX = "SMART_TRADER_"
@@ -137,6 +150,7 @@ _ENV_FIELDS = (
     "eligibility",
     "quote_assets",
     "excluded_wallets",
+    "non_trade_sources",
 )
 # The other SMART_TRADER_* variables, read where their part is wired (lake, sandbox). Every
 # variable of the prefix is listed here or above, so a misspelt one is an error, not ignored.

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
@@ -78,16 +79,49 @@ class _Pair:
     last: datetime | None = None
 
 
+def reference_skill_p_value(returns: Iterable[float]) -> float | None:
+    """The contract's one-sided Wilcoxon signed-rank test, by its words: |r| <= eps dropped;
+    average ranks of |r| (as fractions); W = the sum of the positive r's ranks; P(W' >= W) by
+    counting every sign pattern's sum (a dictionary of sums) for n <= 50, else the normal
+    approximation with the tie correction."""
+    kept = [r for r in returns if abs(r) > EPS]
+    n = len(kept)
+    if n == 0:
+        return None
+    sizes = sorted(abs(r) for r in kept)
+    positions: dict[float, list[int]] = defaultdict(list)
+    for i, size in enumerate(sizes, start=1):
+        positions[size].append(i)
+    ranks = [Fraction(sum(positions[abs(r)]), len(positions[abs(r)])) for r in kept]
+    w = sum((rank for r, rank in zip(kept, ranks, strict=True) if r > 0), Fraction(0))
+    if n > 50:
+        ties = sum(t**3 - t for t in Counter(sizes).values())
+        sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - ties / 48)
+        return 1 - statistics.NormalDist().cdf((float(w) - n * (n + 1) / 4) / sigma)
+    patterns: dict[Fraction, int] = {Fraction(0): 1}
+    for rank in ranks:
+        grown: dict[Fraction, int] = defaultdict(int)
+        for total, count in patterns.items():
+            grown[total] += count  # this rank's sign is -
+            grown[total + rank] += count  # +
+        patterns = grown
+    return sum(count for total, count in patterns.items() if total >= w) / 2**n
+
+
 def reference_silver(
     swaps: Iterable[Swap],
     *,
     as_of_date: date,
     quote_assets: frozenset[str],
+    non_trade_sources: frozenset[str],
     metric_prices: Mapping[str, float],
     api_prices: Mapping[str, float],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(wallet_token_pnl, wallet_pnl) by the contract, swap dicts in, conformed frames out."""
-    swaps = sorted(swaps, key=lambda s: (*_key(s), s["wallet_address"]))
+    swaps = sorted(
+        (s for s in swaps if s["source"] not in non_trade_sources),
+        key=lambda s: (*_key(s), s["wallet_address"]),
+    )
     values = [swap_value(s, quote_assets) for s in swaps]
 
     txs: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -187,6 +221,17 @@ def reference_silver(
             "unpriced_trade_count": unpriced_trades[wallet],
             "tokens_traded": len(tokens),
             "tokens_realized": sum(1 for r in tokens if r["matched_sell_count"] > 0),
+            "tokens_profitable": sum(
+                1
+                for r in tokens
+                if r["matched_sell_count"] > 0
+                and r["realized_pnl_usd"] > EPS * r["cost_basis_sold_usd"]
+            ),
+            "skill_p_value": reference_skill_p_value(
+                r["realized_pnl_usd"] / r["cost_basis_sold_usd"]
+                for r in tokens
+                if r["matched_sell_count"] > 0
+            ),
             "active_days": len(per_day),
             "max_trades_per_day": max(len(v) for v in per_day.values()),
             "history_truncated": any(s["fetch_truncated"] for s in mine),
@@ -205,12 +250,15 @@ def reference_silver(
             "sold_usd",
             "cost_basis_sold_usd",
             "unmatched_sell_usd",
+            "open_cost_usd",
             "realized_pnl_usd",
             "unrealized_pnl_usd",
             "hold_numerator",
         ):
             row[col] = sum(r[col] for r in tokens)
         cb = row["cost_basis_sold_usd"]
+        invested = row["open_cost_usd"] + cb
+        row["open_cost_share"] = row["open_cost_usd"] / invested if invested != 0 else None
         row["total_pnl_usd"] = row["realized_pnl_usd"] + row["unrealized_pnl_usd"]
         row["roi_pct"] = row["realized_pnl_usd"] / cb * 100 if cb != 0 else None
         row["win_rate_pct"] = (
@@ -337,6 +385,7 @@ EXACT_WALLET = (
     "unpriced_trade_count",
     "tokens_traded",
     "tokens_realized",
+    "tokens_profitable",
     "buy_count",
     "sell_count",
     "matched_sell_count",
@@ -377,6 +426,9 @@ def _time_span(frame: pl.DataFrame) -> float:
 def assert_silver_equal(
     engine: tuple[pl.DataFrame, pl.DataFrame], reference: tuple[pl.DataFrame, pl.DataFrame]
 ) -> None:
+    """Engine and reference frames agree. skill_p_value: ranks jump where two |r| cross, so
+    float residue between the two FIFOs could reorder a near-tie; the reference's test is
+    applied to the engine's own per-token returns (which agree with the reference's, above)."""
     tokens, wallets = engine
     ref_tokens, ref_wallets = reference
     assert schemas.schema_problems(tokens.schema, schemas.WALLET_TOKEN_PNL) == []
@@ -386,6 +438,7 @@ def assert_silver_equal(
     span = _time_span(ref_tokens)
 
     pair_scale: dict[str, list[float]] = {}
+    returns: dict[str, list[float]] = defaultdict(list)
     for got, want in zip(
         tokens.iter_rows(named=True), ref_tokens.iter_rows(named=True), strict=True
     ):
@@ -409,6 +462,10 @@ def assert_silver_equal(
             money,
             f"{where} avg_hold_seconds",
         )
+        if got["matched_sell_count"] > 0:
+            returns[want["wallet_address"]].append(
+                got["realized_pnl_usd"] / got["cost_basis_sold_usd"]
+            )
         scale = pair_scale.setdefault(want["wallet_address"], [0.0, 0.0])
         scale[0] += money
         scale[1] += unrealized
@@ -425,9 +482,20 @@ def assert_silver_equal(
             "sold_usd",
             "cost_basis_sold_usd",
             "unmatched_sell_usd",
+            "open_cost_usd",
             "realized_pnl_usd",
         ):
             _close(got[col], want[col], money, f"{where} {col}")
+        _ratio(
+            got["open_cost_share"],
+            want["open_cost_usd"],
+            want["open_cost_usd"] + want["cost_basis_sold_usd"],
+            money,
+            money,
+            f"{where} open_cost_share",
+        )
+        expected_p = reference_skill_p_value(returns.get(where, []))
+        _close(got["skill_p_value"], expected_p, 1e-12, f"{where} skill_p_value")
         _close(
             got["best_token_realized_pnl_usd"], want["best_token_realized_pnl_usd"], money, where
         )

@@ -15,9 +15,9 @@ import pytest
 
 from smart_trader import schemas
 from smart_trader.defs.bronze.assets import COUNT_TERMS, ENDPOINTS, count_metadata_key
+from smart_trader.gold_rules import rank_smart_wallets
 from smart_trader.helius_sync import addresses_sha256
-from smart_trader.pnl.fifo import compute_silver
-from smart_trader.pnl.scoring import rank_smart_wallets
+from smart_trader.pnl.silver import compute_silver
 from smart_trader.pnl.window import window_swaps
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.sandbox import shared_app
@@ -122,6 +122,7 @@ def test_silver_gold_and_the_webhook_come_from_the_stored_good_records(
         window_swaps(lake.scan(schemas.TRANSACTION_HISTORY), holders, D, SETTINGS),
         as_of_date=D,
         quote_assets=SETTINGS.quote_asset_set,
+        non_trade_sources=SETTINGS.non_trade_source_set,
         metric_prices=lake.read_day(schemas.TOKEN_METRICS, D).select("token_address", "price_usd"),
         api_prices=lake.read_day(schemas.TOKEN_PRICES, D).select("token_address", "price_usd"),
     )

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 
 from smart_trader import schemas
 from smart_trader.pnl.checks import fifo_invariant_violations, reconciliation_mismatches
-from smart_trader.pnl.fifo import compute_silver
-from smart_trader.settings import USDC, WSOL
+from smart_trader.pnl.silver import compute_silver
+from smart_trader.settings import DEFAULT_NON_TRADE_SOURCES, USDC, WSOL
 from smart_trader_tests.fifo_reference import assert_silver_equal, reference_silver
 
 QUOTES = frozenset({WSOL, USDC})
+NON_TRADE = frozenset(DEFAULT_NON_TRADE_SOURCES)
 D = date(2026, 3, 10)
 # Tokens with very different price scales (a 10^12-supply memecoin to a 10^6 USD token) plus the
 # quote assets. Inside one token prices move by a moderate factor, as real trades do.
@@ -156,11 +157,17 @@ def test_engine_equals_reference(
         frame.lazy(),
         as_of_date=D,
         quote_assets=QUOTES,
+        non_trade_sources=NON_TRADE,
         metric_prices=prices["metric"],
         api_prices=prices["api"],
     )
     reference = reference_silver(
-        frame.to_dicts(), as_of_date=D, quote_assets=QUOTES, metric_prices=metric, api_prices=api
+        frame.to_dicts(),
+        as_of_date=D,
+        quote_assets=QUOTES,
+        non_trade_sources=NON_TRADE,
+        metric_prices=metric,
+        api_prices=api,
     )
     assert_silver_equal(engine, reference)
     assert fifo_invariant_violations(engine[0]).is_empty()
@@ -220,6 +227,7 @@ def test_a_sell_closing_with_float_residue_never_reaches_a_later_lot() -> None:
         frame.lazy(),
         as_of_date=D,
         quote_assets=QUOTES,
+        non_trade_sources=NON_TRADE,
         metric_prices=pl.DataFrame({"token_address": ["TB", "TC"], "price_usd": [1.0, 1.0]}),
         api_prices=pl.DataFrame(schema={"token_address": pl.String, "price_usd": pl.Float64}),
     )
@@ -227,6 +235,7 @@ def test_a_sell_closing_with_float_residue_never_reaches_a_later_lot() -> None:
         frame.to_dicts(),
         as_of_date=D,
         quote_assets=QUOTES,
+        non_trade_sources=NON_TRADE,
         metric_prices={"TB": 1.0, "TC": 1.0},
         api_prices={},
     )

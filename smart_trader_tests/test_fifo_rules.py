@@ -9,16 +9,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from smart_trader import schemas
+from smart_trader import quality, schemas
 from smart_trader.pnl import events, fifo
 from smart_trader.pnl.checks import fifo_invariant_violations, reconciliation_mismatches
 from smart_trader.pnl.events import swap_value_usd
-from smart_trader.pnl.fifo import compute_silver
 from smart_trader.pnl.segments import Segments
-from smart_trader.settings import USDC, WSOL
+from smart_trader.pnl.silver import _in_event_order, compute_silver
+from smart_trader.settings import DEFAULT_NON_TRADE_SOURCES, USDC, WSOL
 
 D = date(2026, 3, 10)
 QUOTES = frozenset({WSOL, USDC})
+NON_TRADE = frozenset(DEFAULT_NON_TRADE_SOURCES)
 T0 = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 NO_PRICES = pl.DataFrame(schema={"token_address": pl.String, "price_usd": pl.Float64})
 
@@ -86,11 +87,13 @@ def silver(
         frame,
         as_of_date=D,
         quote_assets=QUOTES,
+        non_trade_sources=NON_TRADE,
         metric_prices=prices(metric if metric is not None else {"T": 1.0}),
         api_prices=prices(api),
     )
     assert fifo_invariant_violations(tokens).is_empty()
     assert reconciliation_mismatches(tokens, wallets).is_empty()
+    assert quality.wallet_metric_violations(wallets, tokens).is_empty()
     return tokens, wallets
 
 
@@ -404,7 +407,7 @@ def test_event_order_is_the_sort_on_pair_time_block_and_tx_hash(pair_range: int)
             "value_usd": rng.random(n),
         }
     )
-    got = fifo._in_event_order(events_frame, pair_code)
+    got = _in_event_order(events_frame, pair_code)
     expected = (
         events_frame.with_columns(pair_code=pl.Series(pair_code))
         .sort("pair_code", "time_us", "block_number", "tx_hash")
@@ -431,3 +434,134 @@ def test_fifo_in_chunks_of_whole_pairs_equals_fifo_at_once(monkeypatch: pytest.M
     for name, column in at_once.items():
         assert len(chunked[name]) == len(lengths), name
         assert np.array_equal(chunked[name], column), name
+
+
+def test_tokens_profitable_and_skill_p_value_over_realized_tokens() -> None:
+    # Five tokens round-tripped at a profit, one at a loss of 10 % (the smallest move), one at
+    # breakeven (r = 0: dropped), one only bought (not realized).
+    ups = {"A": 1.5, "B": 2.0, "C": 3.0, "D": 1.2, "E": 1.3}
+    swaps = []
+    for i, (token, factor) in enumerate(ups.items()):
+        swaps += [
+            buy(10 * i, f"b{token}", 10, 100, token),
+            sell(10 * i + 5, f"s{token}", 10, 100 * factor, token),
+        ]
+    swaps += [buy(100, "bL", 10, 100, "L"), sell(105, "sL", 10, 90, "L")]
+    swaps += [buy(110, "bZ", 10, 100, "Z"), sell(115, "sZ", 10, 100, "Z")]
+    swaps += [buy(120, "bO", 10, 100, "O")]
+    _, wallets = silver(swaps, metric=dict.fromkeys([*ups, "L", "Z", "O"], 1.0))
+    w = one(wallets)
+    assert (w["tokens_traded"], w["tokens_realized"], w["tokens_profitable"]) == (8, 7, 5)
+    # Returns 0.5, 1.0, 2.0, 0.2, 0.3 and -0.1 (rank 1): W = 21 - 1 = 20 of 21, reached by
+    # {2..6} and {1..6}: 2 of 64.
+    assert w["skill_p_value"] == 2 / 64
+    # Open: the O lot (100 USD) beside 700 USD of matched cost basis.
+    assert w["open_cost_usd"] == pytest.approx(100)
+    assert w["open_cost_share"] == pytest.approx(100 / 800)
+
+
+def test_open_cost_share_and_its_nulls() -> None:
+    swaps = [
+        # W1: 10 bought for 10, 4 sold: cost basis 4, open cost 6 -> share 0.6.
+        buy(0, "a", 10, 10, wallet="W1"),
+        sell(5, "b", 4, 8, wallet="W1"),
+        # W2 only buys: share 1, no realized token, no p-value.
+        buy(1, "c", 10, 10, wallet="W2"),
+        # W3 only sells tokens it never bought (unmatched): no cost at all -> null share.
+        sell(2, "d", 10, 10, wallet="W3"),
+        # W4 swaps only quote for quote: no events -> null share, open cost 0.
+        swap(3, "q", WSOL, 1, 150.0, USDC, 150, 1.0, wallet="W4"),
+    ]
+    _, wallets = silver(swaps)
+    got = {
+        r["wallet_address"]: (r["open_cost_usd"], r["open_cost_share"], r["skill_p_value"])
+        for r in wallets.iter_rows(named=True)
+    }
+    assert got["W1"][:2] == (pytest.approx(6), pytest.approx(0.6))
+    assert got["W1"][2] == 0.5  # one realized token, up
+    assert got["W2"] == (pytest.approx(10), 1.0, None)
+    assert got["W3"] == (0.0, None, None)
+    assert got["W4"] == (0.0, None, None)
+
+
+def test_a_stake_pool_swap_is_counted_nowhere() -> None:
+    day2 = 86_400
+    trades = [
+        buy(0, "a", 10, 10),
+        sell(5, "b", 10, 20),
+        # Another token, priced only by its own legs: its mark comes from the trades.
+        swap(7, "p", WSOL, 1, 150.0, "P", 50, 3.0),
+    ]
+    stakes = [
+        # Liquid staking reported as swaps: SOL -> BNSOL on a day of its own, BNSOL -> SOL in a
+        # block of a trade, and P at another price (which would move P's mark).
+        {**swap(2 * day2, "st1", WSOL, 100, 150.0, "BNSOL", 95, 158.0), "source": "stake_pool"},
+        {**swap(5, "st2", "BNSOL", 1, 158.0, WSOL, 1.05, 150.0), "source": "stake_pool"},
+        {**swap(8, "st3", WSOL, 1, 150.0, "P", 10, 15.0), "source": "stake_pool"},
+        # A wallet that only stakes gets no row at all.
+        {
+            **swap(9, "st4", WSOL, 10, 150.0, "BNSOL", 9.5, 158.0, wallet="S"),
+            "source": "stake_pool",
+        },
+    ]
+    expected = silver(trades, metric={"T": 1.0})
+    got = silver(trades + stakes, metric={"T": 1.0})
+    assert got[0].equals(expected[0])
+    assert got[1].equals(expected[1])
+    w = one(got[1])
+    assert (w["swap_count"], w["active_days"], w["max_trades_per_day"]) == (3, 1, 3)
+    assert w["last_trade_at"] == T0 + timedelta(seconds=7)
+    assert one(got[0], token_address="P")["mark_source"] == "last_trades"
+    assert set(got[0].get_column("token_address")) == {"T", "P"}
+    # The setting decides: with no non-trade source, the same swaps are trades.
+    frame = pl.DataFrame(trades + stakes, schema=schemas.TRANSACTION_HISTORY.schema, strict=False)
+    _, counted = compute_silver(
+        frame,
+        as_of_date=D,
+        quote_assets=QUOTES,
+        non_trade_sources=frozenset(),
+        metric_prices=NO_PRICES,
+        api_prices=NO_PRICES,
+    )
+    assert counted.get_column("swap_count").to_list() == [1, 6]  # S, then W
+
+
+def test_implied_trades_mark_is_the_median_of_the_last_five_valued_legs() -> None:
+    # Token Q never has a price of its own: each swap is valued by its SOL leg. Implied unit
+    # prices 150 x SOL / Q amount: 1, 2, 3, 10, 5, 6 in event order -> last 5: 2, 3, 10, 5, 6.
+    implied = [1.0, 2.0, 3.0, 10.0, 5.0, 6.0]
+    swaps = [swap(i, f"q{i}", WSOL, 1, 150.0, "Q", 150 / u, None) for i, u in enumerate(implied)]
+    # An unpriced swap (no leg price) is no valued leg, however late.
+    swaps.append(swap(20, "u", WSOL, 1, None, "Q", 1, None))
+    tokens, _ = silver(swaps, metric={})
+    r = one(tokens)
+    assert (r["mark_price_usd"], r["mark_source"]) == (5.0, "implied_trades")
+    # One leg price of its own anywhere among the swaps read makes it last_trades instead.
+    swaps.append(swap(21, "own", WSOL, 1, 150.0, "Q", 15, 9.0))
+    r = one(silver(swaps, metric={})[0])
+    assert (r["mark_price_usd"], r["mark_source"]) == (9.0, "last_trades")
+
+
+def test_checks_flag_wrong_values_of_the_new_columns() -> None:
+    swaps = [
+        buy(0, "a", 10, 10),
+        sell(5, "b", 4, 8),
+        buy(6, "c", 10, 10, token="U"),
+        sell(7, "d", 10, 5, token="U"),
+    ]
+    tokens, wallets = silver(swaps, metric={"T": 1.0, "U": 1.0})
+    broken = wallets.with_columns(
+        skill_p_value=pl.lit(0.01), open_cost_share=pl.lit(0.4), tokens_profitable=pl.lit(2)
+    )
+    rules = quality.wallet_metric_violations(broken, tokens).get_column("rule").to_list()
+    assert rules == [
+        "open_cost_share != open_cost / (open_cost + cost_basis_sold)",
+        "skill_p_value != signed-rank test over the tokens' returns",
+    ]
+    # A null where the test has a value is as wrong as another value.
+    nulled = wallets.with_columns(skill_p_value=pl.lit(None, pl.Float64))
+    assert quality.wallet_metric_violations(nulled, tokens).height == 1
+    off = reconciliation_mismatches(
+        tokens, broken.with_columns(open_cost_usd=pl.col("open_cost_usd") + 1.0)
+    )
+    assert off.get_column("column").to_list() == ["open_cost_usd", "tokens_profitable"]

@@ -9,8 +9,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from smart_trader import schemas
-from smart_trader.pnl.scoring import eligibility_failures, rank_smart_wallets
+from smart_trader import quality, schemas
+from smart_trader.gold_rules import eligibility_failures, rank_smart_wallets
 from smart_trader.settings import EligibilityThresholds
 
 D = date(2026, 3, 10)
@@ -27,6 +27,10 @@ def wallet(name: str, **changes: Any) -> dict[str, Any]:
         "unpriced_trade_count": 0,
         "tokens_traded": 5,
         "tokens_realized": 4,
+        "tokens_profitable": 3,
+        "skill_p_value": 0.01,
+        "open_cost_usd": 250.0,
+        "open_cost_share": 0.2,
         "buy_count": 10,
         "sell_count": 10,
         "matched_sell_count": 10,
@@ -88,6 +92,10 @@ def failed_rules(**changes: Any) -> list[str]:
         ({"unmatched_sell_usd": 525.01}, "unmatched_share"),
         ({"history_truncated": True}, "not_truncated"),
         ({"last_trade_at": datetime(2026, 3, 3, 23, 59, 59, tzinfo=UTC)}, "recent"),
+        ({"skill_p_value": 0.0501}, "skill"),
+        ({"skill_p_value": None}, "skill"),
+        ({"open_cost_usd": 1001.0, "open_cost_share": 0.5002}, "open_cost_share"),
+        ({"open_cost_share": None}, "open_cost_share"),
     ],
 )
 def test_each_rule_fails_alone(changes: dict[str, Any], rule: str) -> None:
@@ -110,6 +118,9 @@ def test_bounds_are_inclusive() -> None:
             unpriced_trade_count=5,
             unmatched_sell_usd=525.0,
             last_trade_at=datetime(2026, 3, 4, tzinfo=UTC),  # D - 6 days, 00:00 UTC
+            skill_p_value=0.05,
+            open_cost_usd=1000.0,
+            open_cost_share=0.5,
         )
         == []
     )
@@ -188,3 +199,31 @@ def test_ties_on_score_break_by_realized_then_wallet() -> None:
 def test_no_eligible_wallet_gives_an_empty_conformed_frame() -> None:
     out = rank_smart_wallets(frame(wallet("W", trade_count=0)), as_of_date=D, thresholds=RULES)
     assert out.is_empty() and out.schema == schemas.SMART_WALLETS.schema
+
+
+def test_gold_checks_hold_the_new_columns_and_rules() -> None:
+    silver = frame(wallet("A"), wallet("B", skill_p_value=0.002, open_cost_share=0.1))
+    gold = rank_smart_wallets(silver, as_of_date=D, thresholds=RULES)
+    assert gold.get_column("skill_p_value").to_list() == [0.01, 0.002]
+    assert gold.get_column("open_cost_share").to_list() == [0.2, 0.1]
+    assert gold.get_column("tokens_profitable").to_list() == [3, 3]
+    for rule in (quality.tier_violations, quality.score_violations, quality.rank_violations):
+        assert rule(gold).is_empty()
+    assert quality.gold_silver_mismatches(gold, silver).is_empty()
+    assert quality.eligibility_violations(gold, silver, D, RULES).is_empty()
+    # Silver that no longer passes the new rules, and gold that no longer copies silver.
+    luck = silver.with_columns(skill_p_value=pl.lit(0.2), open_cost_share=pl.lit(None, pl.Float64))
+    assert quality.eligibility_violations(gold, luck, D, RULES).get_column("rule").to_list() == [
+        "fails open_cost_share",
+        "fails skill",
+        "fails open_cost_share",
+        "fails skill",
+    ]
+    assert quality.eligible_but_unranked(gold.head(0), silver, D, RULES).height == 2
+    copied = gold.with_columns(tokens_profitable=pl.lit(1, pl.Int64), skill_p_value=pl.lit(0.03))
+    assert quality.gold_silver_mismatches(copied, silver).get_column("rule").to_list() == [
+        "tokens_profitable differs from wallet_pnl",
+        "tokens_profitable differs from wallet_pnl",
+        "skill_p_value differs from wallet_pnl",
+        "skill_p_value differs from wallet_pnl",
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from smart_trader.pnl.fifo import DUST_EPSILON
+from smart_trader.pnl.skill import is_profitable, is_realized
 
 _KEYS = ("wallet_address", "token_address")
 
@@ -48,6 +49,7 @@ _SUMMED_MONEY = (
     "sold_usd",
     "cost_basis_sold_usd",
     "unmatched_sell_usd",
+    "open_cost_usd",
     "realized_pnl_usd",
     "unrealized_pnl_usd",
 )
@@ -58,13 +60,15 @@ def reconciliation_mismatches(
 ) -> pl.DataFrame:
     """wallet_address, column, wallet_value, token_sum: where wallet_pnl disagrees with the sum
     of its wallet_token_pnl rows (counts exactly, money within epsilon x the wallet's traded
-    volume plus its open positions at mark), tokens_traded/tokens_realized included. A
-    wallet_token_pnl wallet missing from wallet_pnl shows with column `missing_wallet_row`."""
+    volume plus its open positions at mark), tokens_traded, tokens_realized and
+    tokens_profitable included. A wallet_token_pnl wallet missing from wallet_pnl shows with
+    column `missing_wallet_row`."""
     c = pl.col
     sums = wallet_token_pnl.group_by("wallet_address").agg(
         *(c(n).sum() for n in (*_SUMMED_COUNTS, *_SUMMED_MONEY)),
         tokens_traded=pl.len().cast(pl.Int64),
-        tokens_realized=(c("matched_sell_count") > 0).sum().cast(pl.Int64),
+        tokens_realized=is_realized().sum().cast(pl.Int64),
+        tokens_profitable=is_profitable().sum().cast(pl.Int64),
         scale=(
             c("bought_usd")
             + c("sold_usd")
@@ -77,7 +81,7 @@ def reconciliation_mismatches(
         wallet_value=pl.lit(None, dtype=pl.Float64),
         token_sum=pl.lit(None, dtype=pl.Float64),
     )
-    exact = (*_SUMMED_COUNTS, "tokens_traded", "tokens_realized")
+    exact = (*_SUMMED_COUNTS, "tokens_traded", "tokens_realized", "tokens_profitable")
     joined = wallet_pnl.join(sums, on="wallet_address", how="left", suffix="_tok").with_columns(
         *(pl.col(f"{n}_tok").fill_null(0) for n in (*exact, *_SUMMED_MONEY)),
         pl.col("scale").fill_null(0.0),

@@ -26,12 +26,13 @@ import numpy as np
 import polars as pl
 
 from smart_trader import schemas
-from smart_trader.pnl.fifo import compute_silver
-from smart_trader.settings import DEFAULT_QUOTE_ASSETS, USDC, WSOL
+from smart_trader.pnl.silver import compute_silver
+from smart_trader.settings import DEFAULT_NON_TRADE_SOURCES, DEFAULT_QUOTE_ASSETS, USDC, WSOL
 from smart_trader_tests.benchmarks.memory import peak_rss_mib
 
 AS_OF = date(2026, 3, 10)
 QUOTES = frozenset(DEFAULT_QUOTE_ASSETS)
+NON_TRADE = frozenset(DEFAULT_NON_TRADE_SOURCES)
 TOKENS_PER_WALLET = 5
 N_TOKENS = 5_000
 WINDOW_US = 30 * 86_400 * 1_000_000
@@ -136,6 +137,7 @@ def _child(mode: str, path: str) -> None:
             pl.scan_parquet(path),
             as_of_date=AS_OF,
             quote_assets=QUOTES,
+            non_trade_sources=NON_TRADE,
             metric_prices=metric,
             api_prices=api,
         )
@@ -152,7 +154,12 @@ def _child(mode: str, path: str) -> None:
         swaps = pl.read_parquet(path)
         start = time.perf_counter()
         engine = compute_silver(
-            swaps, as_of_date=AS_OF, quote_assets=QUOTES, metric_prices=metric, api_prices=api
+            swaps,
+            as_of_date=AS_OF,
+            quote_assets=QUOTES,
+            non_trade_sources=NON_TRADE,
+            metric_prices=metric,
+            api_prices=api,
         )
         engine_seconds = time.perf_counter() - start
         rows = swaps.to_dicts()
@@ -163,6 +170,7 @@ def _child(mode: str, path: str) -> None:
             rows,
             as_of_date=AS_OF,
             quote_assets=QUOTES,
+            non_trade_sources=NON_TRADE,
             metric_prices=metric_map,
             api_prices=api_map,
         )

@@ -7,7 +7,7 @@ from smart_trader.defs.automation import after_inputs
 from smart_trader.defs.metadata import markdown_table
 from smart_trader.defs.partitions import DAILY, day_of
 from smart_trader.defs.silver.assets import WALLET_PNL
-from smart_trader.pnl.scoring import rank_smart_wallets, top_wallets
+from smart_trader.gold_rules import rank_smart_wallets, top_wallets
 from smart_trader.settings import Settings
 
 SMART_WALLETS = dg.AssetKey(["gold", "smart_wallets"])

@@ -57,7 +57,7 @@ def gold_rules(settings: Settings) -> list[RuleCheck]:
             "bot_filter",
             f"No wallet over max_trades_per_day ({s.eligibility.max_trades_per_day}) or under "
             f"min_avg_hold_seconds ({s.eligibility.min_avg_hold_seconds}).",
-            _gold_and_silver(lambda g, w, _: quality.bot_violations(g, w, s.eligibility)),
+            _gold_and_silver(lambda g, w, c: quality.bot_violations(g, w, c.day, s.eligibility)),
         ),
         RuleCheck(
             SMART_WALLETS,

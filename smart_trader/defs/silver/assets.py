@@ -22,7 +22,7 @@ from smart_trader.defs.partitions import (
     tracked_wallets_days,
     window_input,
 )
-from smart_trader.pnl.fifo import compute_silver
+from smart_trader.pnl.silver import compute_silver
 from smart_trader.pnl.window import stale_swap_days, window_swaps
 from smart_trader.settings import Settings
 
@@ -119,6 +119,7 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             swaps,
             as_of_date=day,
             quote_assets=settings.quote_asset_set,
+            non_trade_sources=settings.non_trade_source_set,
             metric_prices=token_metrics.select("token_address", "price_usd"),
             api_prices=token_prices.select("token_address", "price_usd"),
         )

@@ -1,4 +1,6 @@
-"""Gold: eligibility, tier, score and rank of smart wallets (DATA_CONTRACT.md, gold/smart_wallets).
+"""Gold's rules, written once: eligibility, tier, score and rank order of smart wallets
+(DATA_CONTRACT.md, gold/smart_wallets). The gold asset applies them and gold's checks hold the
+stored rows against the same expressions.
 
 A null metric fails every threshold. "last_trade_at >= D - 6 days" means last_trade_at >=
 (D - max_days_since_last_trade) 00:00 UTC.
@@ -42,6 +44,8 @@ def eligibility_rules(as_of_date: date, thresholds: EligibilityThresholds) -> di
         "unmatched_share": c("unmatched_sell_usd") <= t.max_unmatched_sell_share * c("sold_usd"),
         "not_truncated": c("history_truncated").not_(),
         "recent": c("last_trade_at") >= pl.lit(since, dtype=schemas.UTC_TIMESTAMP),
+        "skill": c("skill_p_value") <= t.max_skill_p_value,
+        "open_cost_share": c("open_cost_share") <= t.max_open_cost_share,
     }
     return {name: expr.fill_null(False).alias(name) for name, expr in rules.items()}
 
@@ -56,7 +60,9 @@ def eligibility_failures(
     ).with_columns(eligible=~pl.any_horizontal(*rules))
 
 
-def _tier() -> pl.Expr:
+def tier_expr() -> pl.Expr:
+    """The first tier whose bounds the row's realized PnL, ROI and win rate meet (a null metric
+    meets none)."""
     out = pl.lit(TIERS[-1])
     for name in reversed(TIERS[:-1]):
         pnl, roi, win = TIER_BOUNDS[name]
@@ -65,7 +71,7 @@ def _tier() -> pl.Expr:
             & (pl.col("roi_pct") >= roi)
             & (pl.col("win_rate_pct") >= win)
         )
-        out = pl.when(holds).then(pl.lit(name)).otherwise(out)
+        out = pl.when(holds.fill_null(False)).then(pl.lit(name)).otherwise(out)
     return out
 
 
@@ -80,29 +86,36 @@ def score_expr() -> pl.Expr:
     return (100 * (0.4 * s_pnl + 0.3 * s_roi + 0.2 * s_win + 0.1 * s_act)).round(SCORE_DECIMALS)
 
 
+def in_rank_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows in rank order: tier (ELITE, STRONG, PROMISING; any other value last), score
+    descending, realized_pnl_usd descending, wallet_address ascending."""
+    return frame.sort(
+        pl.col("tier").replace_strict(
+            {t: i for i, t in enumerate(TIERS)}, default=len(TIERS), return_dtype=pl.Int32
+        ),
+        "score",
+        "realized_pnl_usd",
+        "wallet_address",
+        descending=[False, True, True, False],
+    )
+
+
+def rank_expr() -> pl.Expr:
+    """rank 1..n of rows already in rank order."""
+    return pl.int_range(1, pl.len() + 1, dtype=pl.Int32)
+
+
 def rank_smart_wallets(
     wallet_pnl: pl.DataFrame, *, as_of_date: date, thresholds: EligibilityThresholds
 ) -> pl.DataFrame:
-    """gold/smart_wallets of D: eligible wallets, tier, score, rank 1..n (tier, score desc,
-    realized desc, wallet asc)."""
+    """gold/smart_wallets of D: eligible wallets, tier, score, rank 1..n in rank order."""
     rules = eligibility_rules(as_of_date, thresholds)
-    tier_order = pl.Enum(list(TIERS))
-    ranked = (
-        wallet_pnl.filter(pl.all_horizontal(*rules.values()))
-        .with_columns(tier=_tier(), score=score_expr())
-        .sort(
-            pl.col("tier").cast(tier_order),
-            "score",
-            "realized_pnl_usd",
-            "wallet_address",
-            descending=[False, True, True, False],
-        )
-        .with_columns(
-            as_of_date=pl.lit(as_of_date, dtype=pl.Date),
-            rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32),
-        )
+    eligible = wallet_pnl.filter(pl.all_horizontal(*rules.values()))
+    ranked = in_rank_order(eligible.with_columns(tier=tier_expr(), score=score_expr()))
+    return schemas.conform(
+        ranked.with_columns(as_of_date=pl.lit(as_of_date, dtype=pl.Date), rank=rank_expr()),
+        schemas.SMART_WALLETS,
     )
-    return schemas.conform(ranked, schemas.SMART_WALLETS)
 
 
 def top_wallets(ranked: pl.DataFrame, rows: int) -> pl.DataFrame:
