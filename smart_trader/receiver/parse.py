@@ -39,6 +39,9 @@ LAMPORTS_PER_SOL = 1_000_000_000
 DUST = 1e-9
 SWAP, FAILED, NOT_A_SWAP, SEVERAL_MINTS = "swap", "failed", "not_a_swap", "several_mints"
 SWAP_STATUSES = (SWAP, FAILED, NOT_A_SWAP, SEVERAL_MINTS)
+# The webhook asks for the types real trades arrive as (§7: Pump AMM as BUY/SELL, Meteora DBC and
+# DAMM v2 as TRANSFER or UNKNOWN); the swap rule reads transfers, whatever the type.
+WEBHOOK_TRANSACTION_TYPES = ("SWAP", "BUY", "SELL", "TRANSFER", "UNKNOWN")
 # Live swaps are one row per (transaction, wallet): position 0, no inner instruction.
 LIVE_INS_INDEX, LIVE_INNER_INS_INDEX = 0, -1
 
