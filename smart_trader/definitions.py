@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 from smart_trader.defs.automation import build_automation, daily_pipeline_job
 from smart_trader.defs.bronze import bronze_defs
 from smart_trader.defs.gold import gold_defs
+from smart_trader.defs.live import live_defs
 from smart_trader.defs.maintenance import maintenance_defs
 from smart_trader.defs.monitoring import monitoring_defs
 from smart_trader.defs.silver import silver_defs
@@ -87,6 +88,7 @@ def _definitions(settings: Settings, resources: Mapping[str, Any] | None) -> dg.
         silver_defs(settings),
         gold_defs(settings),
         monitoring_defs(settings),
+        live_defs(settings),
         maintenance_defs(settings),
         wiring,
     )
