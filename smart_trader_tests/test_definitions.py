@@ -30,6 +30,9 @@ PARTITIONED_KEYS = {
     "gold/smart_wallets",
 }
 
+# Real-time monitoring: the receiver's tables (external) and the watched wallets intraday.
+LIVE_KEYS = {"bronze/webhook_events", "bronze/live_swaps", "live/watched_positions"}
+
 
 def key(path: str) -> dg.AssetKey:
     return dg.AssetKey(path.split("/"))
@@ -38,8 +41,8 @@ def key(path: str) -> dg.AssetKey:
 def test_asset_keys_and_partitions() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == PARTITIONED_KEYS | {"monitoring/helius_sync_log"}
-    for path in PARTITIONED_KEYS:
+    assert keys == PARTITIONED_KEYS | LIVE_KEYS | {"monitoring/helius_sync_log"}
+    for path in PARTITIONED_KEYS | LIVE_KEYS:
         assert graph.get(key(path)).partitions_def == DAILY, path
     assert graph.get(key("monitoring/helius_sync_log")).partitions_def is None
     assert DAILY.timezone == "UTC"
