@@ -55,12 +55,6 @@ def whole(value: object) -> int | None:
     return int(number) if number is not None and number == int(number) else None
 
 
-def positive(value: object) -> float | None:
-    """A finite number > 0; None for anything else."""
-    number = finite(value)
-    return number if number is not None and number > 0 else None
-
-
 def number(record: Mapping[str, Any], name: str, label: str | None = None) -> float:
     value = finite(required(record, name, label))
     if value is None:
@@ -99,14 +93,14 @@ def address(record: Mapping[str, Any], name: str, label: str | None = None) -> s
 
 def valid_price(value: object) -> float | None:
     """A price is valid when finite and > 0 (DATA_CONTRACT.md General rules)."""
-    return positive(value)
+    number = finite(value)
+    return number if number is not None and number > 0 else None
 
 
-def valid_amount(value: float | None, label: str) -> float:
-    amount = positive(value)
-    if amount is None:
+def valid_amount(number: float | None, label: str) -> float:
+    if number is None or not math.isfinite(number) or number <= 0:
         raise Rejection(f"invalid_amount: {label} must be finite and > 0")
-    return amount
+    return number
 
 
 def unix_time(seconds: float) -> dt.datetime:
