@@ -2,11 +2,10 @@
 
 First that exists: token_metrics(D).price_usd (`token_metrics`); token_prices(D).price_usd
 (`token_prices`); the median of the token's own leg prices over its last 5 priced legs among the
-window's swaps, in event order (`last_trades`). The contract assumes one of them exists, but a
-token can have events priced only through its counter-leg (its own leg price null) and no API
-price; mark_price_usd is non-null, so a fourth fallback applies then: the median of the implied
-unit prices (swap value_usd / the token's amount) over its last 5 legs in swaps with a value
-(`implied_trades`). Every token with an event has such a leg.
+swaps silver reads, in event order (`last_trades`); the median of the implied unit prices (swap
+value_usd / the token's amount) over its last 5 legs in swaps with a value (`implied_trades`),
+for a token priced only through its counter-legs. Every token with an event has such a leg, so
+mark_price_usd is never null.
 """
 
 from __future__ import annotations
