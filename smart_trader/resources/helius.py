@@ -17,6 +17,7 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
+from smart_trader.receiver.parse import WEBHOOK_TRANSACTION_TYPES
 from smart_trader.resources.http import (
     ApiSession,
     BodyInvalid,
@@ -142,7 +143,8 @@ class HeliusClient(dg.ConfigurableResource):
     backoff_max_seconds: float = Field(default=10.0, ge=0)
     backoff_jitter_seconds: float = Field(default=0.5, ge=0)
     max_retry_after_seconds: float = Field(default=60.0, ge=0)
-    transaction_types: list[str] = Field(default_factory=lambda: ["SWAP"])
+    # The types trades arrive as; the receiver reads transfers, not the type (receiver.parse).
+    transaction_types: list[str] = Field(default_factory=lambda: list(WEBHOOK_TRANSACTION_TYPES))
     webhook_type: str = Field(default="enhanced")
     sandbox_seed: int | None = None
     sandbox_faults: str | None = None
@@ -263,14 +265,17 @@ class HeliusClient(dg.ConfigurableResource):
         edited = Webhook(
             webhook_id=webhook_id,
             webhook_url=webhook_url or current.webhook_url,
-            transaction_types=tuple(transaction_types or current.transaction_types),
+            # The configured types and secret win: an edit by the sync brings them up to date.
+            transaction_types=tuple(transaction_types or self.transaction_types),
             account_addresses=(
                 current.account_addresses
                 if account_addresses is None
                 else _checked_addresses(account_addresses)
             ),
             webhook_type=webhook_type or current.webhook_type,
-            auth_header=auth_header if auth_header is not None else current.auth_header,
+            auth_header=next(
+                (a for a in (auth_header, self.auth_header) if a is not None), current.auth_header
+            ),
             txn_status=current.txn_status,
             encoding=current.encoding,
         )
