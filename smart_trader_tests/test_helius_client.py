@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from smart_trader.receiver.parse import WEBHOOK_TRANSACTION_TYPES
 from smart_trader.resources.helius import HeliusClient, Webhook
 from smart_trader.resources.http import RequestRejected, RetriesExhausted, redact
 
@@ -81,7 +82,7 @@ def test_webhook_lifecycle(monkeypatch: pytest.MonkeyPatch) -> None:
     create_body = json.loads(fake.log[-1].content)
     assert create_body == {
         "webhookURL": URL,
-        "transactionTypes": ["SWAP"],
+        "transactionTypes": list(WEBHOOK_TRANSACTION_TYPES),
         "accountAddresses": ["A", "B"],
         "webhookType": "enhanced",
         "authHeader": "Bearer hook-secret",
@@ -95,7 +96,7 @@ def test_webhook_lifecycle(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (get.method, put.method) == ("GET", "PUT")
     assert json.loads(put.content) == {
         "webhookURL": URL,
-        "transactionTypes": ["SWAP"],
+        "transactionTypes": list(WEBHOOK_TRANSACTION_TYPES),
         "accountAddresses": ["C"],
         "webhookType": "enhanced",
         "authHeader": "Bearer hook-secret",
@@ -215,3 +216,16 @@ def test_webhook_parses_api_shape() -> None:
         }
     )
     assert hook.request_body()["txnStatus"] == "success" and hook.wallet == "Vx"
+
+
+def test_an_edit_sets_the_configured_types_and_auth_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A webhook made before the receiver existed (SWAP only, no secret) is brought up to date
+    by the sync's next edit: the receiver refuses deliveries without the secret."""
+    fake = FakeHelius()
+    client = client_for(monkeypatch, fake)
+    created = client.create_webhook(["A"], transaction_types=["SWAP"], auth_header="")
+    assert json.loads(fake.log[-1].content)["authHeader"] == ""
+    client.edit_webhook(created.webhook_id, ["A", "B"])
+    put = json.loads(fake.log[-1].content)
+    assert put["transactionTypes"] == list(WEBHOOK_TRANSACTION_TYPES)
+    assert put["authHeader"] == "Bearer hook-secret"
