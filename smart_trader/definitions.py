@@ -51,11 +51,18 @@ def default_resources() -> dict[str, Any]:
     if sandbox_url := os.environ.get("SMART_TRADER_SANDBOX_URL"):
         birdeye = {"base_url": sandbox_url, "sandbox_server": True}
         helius |= {"base_url": sandbox_url, "api_key": "sandbox"}
+    # The secret Helius echoes as Authorization; the receiver checks it (an env reference,
+    # never a value in the resource config the UI shows).
+    webhook_auth = (
+        {"auth_header": dg.EnvVar("HELIUS_WEBHOOK_AUTH")}
+        if os.environ.get("HELIUS_WEBHOOK_AUTH")
+        else {}
+    )
     return {
         "io_manager": DeltaIOManager(),
         "lake": LakeResource(),
         "birdeye": birdeye_from_env(**birdeye),
-        "helius": helius_from_env(**helius),
+        "helius": helius_from_env(**helius, **webhook_auth),
     }
 
 
