@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from collections.abc import Sequence
 
 
@@ -109,11 +110,59 @@ def _add_receiver(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     serve.set_defaults(handler=_receiver)
 
 
+def _sql(args: argparse.Namespace) -> int:
+    import duckdb
+    from deltalake.exceptions import DeltaError
+
+    from smart_trader.lake_sql import connect
+    from smart_trader.resources.lake import LakeConfig
+
+    query = sys.stdin.read() if args.query == "-" else args.query
+    try:
+        lake = LakeConfig().lake()
+        con = connect(lake)
+    except (ValueError, DeltaError, OSError) as exc:  # a bad setting or an unreachable lake
+        print(f"error: cannot open the lake: {exc}", file=sys.stderr)
+        return 1
+    try:
+        relation = con.sql(query)
+        if relation is None:  # a statement without a result (SET, CREATE VIEW ...)
+            return 0
+        if args.format == "table":
+            relation.show(max_rows=args.max_rows)
+        elif args.format == "csv":
+            sys.stdout.write(relation.pl().write_csv())
+        else:
+            sys.stdout.write(relation.pl().write_json() + "\n")
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_sql(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sql = subparsers.add_parser(
+        "sql",
+        help="query the lake in DuckDB SQL: every table is a view named after it",
+        description="Query the lake (SMART_TRADER_LAKE_URI, default data/lake; an s3:// lake "
+        "uses the AWS_* variables) in DuckDB SQL. Every table of the data contract is a view "
+        "named after it (smart_wallets, wallet_pnl, transaction_history, ...); timestamps are "
+        "UTC. A bad query prints DuckDB's message and exits 2.",
+    )
+    sql.add_argument("query", help='e.g. "SELECT * FROM smart_wallets LIMIT 5"; - reads stdin')
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument(
+        "--max-rows", type=int, default=100, help="rows the table format shows (default 100)"
+    )
+    sql.set_defaults(handler=_sql)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smart-trader")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
     _add_sandbox(subparsers)
+    _add_sql(subparsers)
     _add_receiver(subparsers)
     return parser
 

@@ -243,6 +243,24 @@ SMART_WALLETS = _spec(
     ],
 )
 
+# Each wallet's record in gold as of D, over gold's partitions ≤ D (smart_trader.gold_history).
+WALLET_HISTORY = _spec(
+    "gold/wallet_history",
+    "as_of_date",
+    ("as_of_date", "wallet_address"),
+    [
+        ("as_of_date", DATE, False),
+        ("wallet_address", S, False),
+        ("days_in_gold", I32, False),
+        ("first_gold_date", DATE, False),
+        ("last_gold_date", DATE, False),
+        ("best_rank", I32, False),
+        ("rank", I32, True),
+        ("previous_rank", I32, True),
+        ("rank_change", I32, True),
+    ],
+)
+
 HELIUS_SYNC_LOG = _spec(
     "monitoring/helius_sync_log",
     None,
@@ -329,6 +347,7 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     WALLET_TOKEN_PNL,
     WALLET_PNL,
     SMART_WALLETS,
+    WALLET_HISTORY,
     HELIUS_SYNC_LOG,
 )
 TABLES_BY_PATH: dict[str, TableSpec] = {t.path: t for t in ALL_TABLES}

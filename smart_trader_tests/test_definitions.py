@@ -28,6 +28,7 @@ PARTITIONED_KEYS = {
     "silver/wallet_token_pnl",
     "silver/wallet_pnl",
     "gold/smart_wallets",
+    "gold/wallet_history",
 }
 
 # Real-time monitoring: the receiver's tables (external) and the watched wallets intraday.
@@ -63,6 +64,7 @@ def test_dependencies_and_windows() -> None:
         "bronze/token_prices",
     }
     assert parents("gold/smart_wallets") == {"silver/wallet_pnl"}
+    assert parents("gold/wallet_history") == {"gold/smart_wallets"}
     assert parents("monitoring/helius_sync_log") == {"gold/smart_wallets"}
 
     day = "2026-03-31"

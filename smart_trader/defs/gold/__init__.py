@@ -4,12 +4,13 @@ import dagster as dg
 
 from smart_trader.defs.checks import build_checks
 from smart_trader.defs.gold.assets import build_gold_assets
-from smart_trader.defs.gold.checks import gold_rules
+from smart_trader.defs.gold.checks import gold_rules, history_rules
+from smart_trader.defs.gold.history import build_history_assets
 from smart_trader.settings import Settings
 
 
 def gold_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=build_gold_assets(settings),
-        asset_checks=build_checks(gold_rules(settings), settings),
+        assets=[*build_gold_assets(settings), *build_history_assets()],
+        asset_checks=build_checks([*gold_rules(settings), *history_rules()], settings),
     )

@@ -4,9 +4,10 @@ from collections.abc import Callable
 
 import polars as pl
 
-from smart_trader import quality, schemas
+from smart_trader import gold_history, quality, schemas
 from smart_trader.defs.checks import CheckContext, Rule, RuleCheck, table_rules
 from smart_trader.defs.gold.assets import SMART_WALLETS
+from smart_trader.defs.gold.history import WALLET_HISTORY
 from smart_trader.settings import Settings
 
 
@@ -87,5 +88,33 @@ def gold_rules(settings: Settings) -> list[RuleCheck]:
                 lambda g, w, c: quality.eligible_but_unranked(g, w, c.day, s.eligibility)
             ),
             blocking=False,
+        ),
+    ]
+
+
+def history_rules() -> list[RuleCheck]:
+    def history(c: CheckContext) -> pl.DataFrame:
+        return c.read(schemas.WALLET_HISTORY)
+
+    return [
+        *table_rules(WALLET_HISTORY, schemas.WALLET_HISTORY),
+        RuleCheck(
+            WALLET_HISTORY,
+            "days_in_gold",
+            "first_gold_date ≤ last_gold_date ≤ D and 1 ≤ days_in_gold ≤ the days between them.",
+            lambda c: gold_history.span_violations(history(c), c.day),
+        ),
+        RuleCheck(
+            WALLET_HISTORY,
+            "ranks",
+            "rank is set exactly when last_gold_date is D; best_rank ≤ rank; "
+            "rank_change = previous_rank − rank.",
+            lambda c: gold_history.rank_violations(history(c)),
+        ),
+        RuleCheck(
+            WALLET_HISTORY,
+            "matches_gold",
+            "The wallets ranked on D and their ranks are gold(D)'s.",
+            lambda c: gold_history.gold_mismatches(history(c), c.read(schemas.SMART_WALLETS)),
         ),
     ]
