@@ -19,11 +19,13 @@ import polars as pl
 import pyarrow as pa
 import s3fs
 from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from smart_trader.schemas import SchemaError, TableSpec, schema_problems
 
 _COMMIT_ATTEMPTS = 3
+DAYS_WRITTEN = "smart_trader.days"
 
 
 class LakeError(ValueError):
@@ -100,9 +102,10 @@ class Lake:
             return None
 
     def _created(self, spec: TableSpec) -> DeltaTable:
-        """The table, created empty with the contract's schema if it does not exist yet."""
+        """The table, created empty with the contract's schema if it does not exist yet, and
+        given the contract's newer columns if it was created before them."""
         if (table := self._table(spec)) is not None:
-            return table
+            return self._with_new_columns(spec, table)
         try:
             return DeltaTable.create(
                 self.table_uri(spec),
@@ -117,10 +120,28 @@ class Lake:
                 raise
             return table
 
+    def _with_new_columns(self, spec: TableSpec, table: DeltaTable) -> DeltaTable:
+        """A column the contract added since the table was created is added to it (nullable:
+        the rows written before have no value), so a lake survives an upgrade."""
+        have = {f.name for f in table.schema().fields}
+        new = [f for f in arrow_schema(spec) if f.name not in have]
+        if not new:
+            return table
+        fields = DeltaSchema.from_arrow(pa.schema([f.with_nullable(True) for f in new])).fields
+        table.alter.add_columns(fields)
+        return self._table(spec) or table
+
     def version(self, spec: TableSpec) -> int | None:
         """The table's latest Delta version, None when it does not exist yet."""
         table = self._table(spec)
         return None if table is None else table.version()
+
+    def commits_after(self, spec: TableSpec, version: int) -> list[dict[str, object]]:
+        """The table's Delta commits newer than `version` (their history entries)."""
+        table = self._table(spec)
+        if table is None or table.version() <= version:
+            return []
+        return [c for c in table.history(table.version() - version) if c["version"] > version]
 
     def _conformed(self, spec: TableSpec, df: pl.DataFrame) -> pa.Table:
         problems = schema_problems(df.schema, spec)
@@ -167,8 +188,9 @@ class Lake:
             if strays or not values:
                 raise LakeError(f"{spec.path}: rows with {name} {strays} outside {list(values)}")
             predicate += f" AND {name} IN ({_sql_list(values)})"
+        # The days written, so readers can tell our commits from another writer's.
         commit = CommitProperties(
-            custom_metadata={"smart_trader.days": ",".join(d.isoformat() for d in wanted)}
+            custom_metadata={DAYS_WRITTEN: ",".join(d.isoformat() for d in wanted)}
         )
         return self._commit(
             spec,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,13 @@ from deltalake import DeltaTable
 
 from smart_trader.lake import Lake, LakeError, check_lake_uri
 from smart_trader.resources.lake import LakeResource
-from smart_trader.schemas import HELIUS_SYNC_LOG, REJECTED_RECORDS, WHALE_HOLDERS, SchemaError
+from smart_trader.schemas import (
+    HELIUS_SYNC_LOG,
+    REJECTED_RECORDS,
+    TOKEN_PRICES,
+    WHALE_HOLDERS,
+    SchemaError,
+)
 from smart_trader_tests.fixtures_s3 import LakeLocation, S3Server
 
 D1 = date(2026, 1, 1)
@@ -239,3 +246,26 @@ def test_within_replaces_only_the_named_writers_rows_of_the_day(tmp_path: Path) 
         lake.write_partitions(
             REJECTED_RECORDS, rejected(D1, "/b", 1), [D1], within=("endpoint", ["/a"])
         )
+
+
+def test_a_table_created_before_a_new_contract_column_gets_it(tmp_path: Path) -> None:
+    """Adding a column is not a breaking change: a lake written by an older version upgrades."""
+    lake = Lake(str(tmp_path))
+    columns = {k: v for k, v in TOKEN_PRICES.schema.items() if k != "fetched_at"}
+    old = dataclasses.replace(
+        TOKEN_PRICES, schema=pl.Schema(columns), non_null=TOKEN_PRICES.non_null - {"fetched_at"}
+    )
+    day = date(2026, 3, 1)
+    before = pl.DataFrame(
+        {"snapshot_date": [day], "token_address": ["Tok1"], "price_usd": [1.5]}, schema=old.schema
+    )
+    lake.write_partitions(old, before, [day])
+    later, now = day + timedelta(days=1), datetime(2026, 3, 2, tzinfo=UTC)
+    after = pl.DataFrame(
+        {"snapshot_date": [later], "token_address": ["Tok1"], "price_usd": [2.0]},
+        schema=old.schema,
+    ).with_columns(fetched_at=pl.lit(now, dtype=TOKEN_PRICES.schema["fetched_at"]))
+    lake.write_partitions(TOKEN_PRICES, after, [later])
+    rows = lake.scan(TOKEN_PRICES).sort("snapshot_date").collect()
+    assert rows.get_column("price_usd").to_list() == [1.5, 2.0]
+    assert rows.get_column("fetched_at").to_list() == [None, now]

@@ -15,6 +15,7 @@ import polars as pl
 
 from smart_trader.lake import Lake, LakeError
 from smart_trader.resources.lake import LakeConfig
+from smart_trader.resources.upstream_checks import UpstreamGate, whole_asset_graph
 from smart_trader.schemas import TABLES_BY_PATH, TableSpec
 
 ALLOW_MISSING = "allow_missing_partitions"
@@ -64,26 +65,36 @@ class DeltaIOManager(dg.ConfigurableIOManager, LakeConfig):
         spec, lake = table_for(context.asset_key), self.lake()
         if context.has_asset_partitions and spec.partition_column is not None:
             by_key = _days_by_key(context.asset_partitions_def, context.asset_partition_keys)
-            self._check_present(context, lake, spec, by_key)
-            frame = lake.scan(spec, sorted(by_key.values()))
+            present = self._present_keys(context, lake, spec, by_key)
+            self._verify_upstream(context, lake, present)
+            frame = lake.scan(spec, sorted(by_key[k] for k in present))
         else:
             frame = lake.scan(spec)
         return frame if context.dagster_type.typing_type is pl.LazyFrame else frame.collect()
 
-    def _check_present(
+    def _present_keys(
         self, context: dg.InputContext, lake: Lake, spec: TableSpec, by_key: dict[str, date]
-    ) -> None:
-        # A day materialized with zero rows has no rows, so the instance's record of
-        # materialized partitions counts too; rows count for days written by another instance.
-        present = lake.days_present(spec, by_key.values())
-        present |= {by_key[k] for k in self._materialized_keys(context) if k in by_key}
-        missing = sorted(set(by_key.values()) - present)
+    ) -> list[str]:
+        """The requested partitions that exist; fails naming the missing ones unless allowed.
+
+        With an instance, a partition exists when it has a recorded materialization (a day
+        materialized with zero rows has no rows; rows committed without a materialization, as
+        by a run killed between its write and its event, count as absent). Without one (a
+        context built by hand), a day exists when it holds rows.
+        """
+        recorded = self._materialized_keys(context)
+        if recorded is None:
+            days = lake.days_present(spec, by_key.values())
+            present = [k for k, day in by_key.items() if day in days]
+        else:
+            present = [k for k in by_key if k in recorded]
+        missing = sorted(by_key[k] for k in set(by_key) - set(present))
         if not missing:
-            return
+            return present
         names = [d.isoformat() for d in missing]
         if context.definition_metadata.get(ALLOW_MISSING):
             context.log.info(f"{spec.path}: reading without missing days {names}")
-            return
+            return present
         raise MissingPartitionsError(
             f"{spec.path}: days {names} of the requested {len(by_key)} were never materialized "
             f"(set input metadata {ALLOW_MISSING}=True where a window may legitimately reach "
@@ -91,9 +102,21 @@ class DeltaIOManager(dg.ConfigurableIOManager, LakeConfig):
         )
 
     @staticmethod
-    def _materialized_keys(context: dg.InputContext) -> set[str]:
+    def _verify_upstream(context: dg.InputContext, lake: Lake, partition_keys: list[str]) -> None:
+        """The partitions read, and what they were computed from, passed their blocking checks."""
+        try:
+            instance, step = context.instance, context.step_context
+        except dg.DagsterInvariantViolationError:  # a context built without a run
+            return
+        graph = whole_asset_graph(step.job_def, lambda: step.repository_def)
+        gate = UpstreamGate(instance, graph, lake)
+        reader = step.step.key if step.step else "this step"
+        gate.verify(context.asset_key, partition_keys, reader)
+
+    @staticmethod
+    def _materialized_keys(context: dg.InputContext) -> set[str] | None:
         try:
             instance = context.instance
         except dg.DagsterInvariantViolationError:  # a context built without an instance
-            return set()
-        return instance.get_materialized_partitions(context.asset_key)
+            return None
+        return set(instance.get_materialized_partitions(context.asset_key))

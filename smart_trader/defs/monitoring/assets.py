@@ -4,8 +4,6 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
-from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from pydantic import Field
 
 from smart_trader import schemas
@@ -15,6 +13,11 @@ from smart_trader.helius_sync import SyncPlan, addresses_sha256, plan_sync
 from smart_trader.lake import Lake
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.lake import LakeResource
+from smart_trader.resources.upstream_checks import (
+    UpstreamGate,
+    UpstreamNotChecked,
+    whole_asset_graph,
+)
 from smart_trader.settings import Settings
 
 HELIUS_SYNC_LOG = dg.AssetKey(["monitoring", "helius_sync_log"])
@@ -27,23 +30,7 @@ class HeliusSyncConfig(dg.Config):
     )
 
 
-def failed_checks(
-    instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey], day: dt.date
-) -> list[str]:
-    """Names of the given checks whose latest evaluation on `day` failed or never ran."""
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        check_keys, partition_filter=PartitionKeyFilter(key=day.isoformat())
-    )
-    return sorted(
-        key.name
-        for key in check_keys
-        if key not in latest or latest[key].status != AssetCheckExecutionRecordStatus.SUCCEEDED
-    )
-
-
-def build_monitoring_assets(
-    settings: Settings, gold_blocking_checks: list[dg.AssetCheckKey]
-) -> list[dg.AssetsDefinition]:
+def build_monitoring_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=HELIUS_SYNC_LOG,
         group_name="monitoring",
@@ -73,13 +60,18 @@ def build_monitoring_assets(
                 "materialize one first"
             )
         gold_day = max(dt.date.fromisoformat(k) for k in done)
-        broken = failed_checks(context.instance, gold_blocking_checks, gold_day)
-        if broken:
+        # The webhook follows gold(D) only if it and everything it was computed from passed
+        # their blocking checks (and were not changed since).
+        graph = whole_asset_graph(context.job_def, lambda: context.repository_def)
+        gate = UpstreamGate(context.instance, graph, store)
+        try:
+            gate.verify(SMART_WALLETS, [gold_day.isoformat()], "helius sync")
+        except UpstreamNotChecked as refusal:
             _append(store, gold_day, None, SyncPlan("failed", [], [], []))
             raise dg.Failure(
-                f"helius sync refuses gold({gold_day}): its blocking checks did not pass: "
-                f"{', '.join(broken)}"
-            )
+                f"helius sync refuses gold({gold_day}): it or what it was computed from is not "
+                f"vouched for by its blocking checks: {refusal.problems}"
+            ) from None
         wanted = (
             store.scan(schemas.SMART_WALLETS, [gold_day])
             .sort("rank")
