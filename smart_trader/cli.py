@@ -157,10 +157,40 @@ def _add_sql(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sql.set_defaults(handler=_sql)
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from smart_trader.backfill import submit_backfill, wait_for_backfill
+    from smart_trader.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        backfill_id = submit_backfill(instance, defs, args.first, args.last)
+        print(
+            f"submitted backfill {backfill_id} of {args.first}..{args.last} (UI: Runs → Backfills)"
+        )
+        if not args.wait:
+            return 0
+        status = wait_for_backfill(instance, backfill_id, args.timeout)
+    return 0 if status.value == "COMPLETED_SUCCESS" else 1
+
+
+def _add_backfill(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backfill = subparsers.add_parser(
+        "backfill",
+        help="backfill every daily asset for FIRST..LAST (the daemon runs it, in dependency order)",
+    )
+    backfill.add_argument("first", type=dt.date.fromisoformat, help="first UTC day, YYYY-MM-DD")
+    backfill.add_argument("last", type=dt.date.fromisoformat, help="last UTC day, YYYY-MM-DD")
+    backfill.add_argument("--wait", action="store_true", help="wait until the backfill is over")
+    backfill.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait")
+    backfill.set_defaults(handler=_backfill)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smart-trader")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
+    _add_backfill(subparsers)
     _add_sandbox(subparsers)
     _add_sql(subparsers)
     _add_receiver(subparsers)

@@ -9,10 +9,12 @@ from smart_trader.sandbox.app import (
 )
 from smart_trader.sandbox.faults import FaultConfig
 from smart_trader.sandbox.market import Market, day_end, get_market, ground_truth
+from smart_trader.sandbox.size import MarketSize, size_from_env
 
 __all__ = [
     "FaultConfig",
     "Market",
+    "MarketSize",
     "RequestLogEntry",
     "SandboxConfig",
     "create_app",
@@ -21,4 +23,5 @@ __all__ = [
     "get_market",
     "ground_truth",
     "shared_app",
+    "size_from_env",
 ]

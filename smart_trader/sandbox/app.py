@@ -24,6 +24,7 @@ from smart_trader.sandbox import birdeye, helius, webhooks
 from smart_trader.sandbox.errors import ApiError, json_response
 from smart_trader.sandbox.faults import FaultConfig, FaultInjector
 from smart_trader.sandbox.market import get_market
+from smart_trader.sandbox.size import MarketSize, size_from_env
 
 DEFAULT_SEED = 7
 # Compute units per call (external-apis.md §1.6; "var" endpoints get a flat cost here)
@@ -53,6 +54,8 @@ class SandboxConfig:
     helius_state_path: str | None = None
     allow_loopback_webhooks: bool = True
     helius_max_webhooks: int = 10
+    # by default the size the environment sets (SMART_TRADER_SANDBOX_TOKENS, ...; size.py)
+    size: MarketSize = field(default_factory=size_from_env)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class Gate:
         self.cu_used: dict[str, int] = {}
         self.webhooks = helius.WebhookStore(config.helius_state_path)
         self._lock = threading.Lock()
+        # the sandbox's own cost (serving BirdEye requests), apart from its callers'
+        self.serve_seconds = 0.0
 
     def log(self, request: Request, status: int) -> None:
         params = {k: ("***" if k == "api-key" else v) for k, v in request.query_params.items()}
@@ -126,12 +131,16 @@ def _birdeye_route(
 
     async def route(request: Request) -> Response:
         status = 500
+        started = time.perf_counter()
         try:
             response = await _serve(request)
             status = response.status_code
             return response
         finally:
             gate.log(request, status)
+            # handlers never await while computing, so this is the sandbox's own time
+            # (a slow-answer fault's sleep included)
+            gate.serve_seconds += time.perf_counter() - started
 
     async def _serve(request: Request) -> Response:
         key = request.headers.get("x-api-key", "")
@@ -189,7 +198,7 @@ def _birdeye_route(
 
 def create_app(config: SandboxConfig) -> Starlette:
     """A fresh app (its own request log, quotas and fault counters) over the seed's market."""
-    get_market(config.seed)  # build the universe now, not inside the first request
+    get_market(config.seed, config.size)  # build the universe now, not inside a request
     gate = Gate(config)
     routes = [
         Route(
@@ -225,7 +234,7 @@ def create_app(config: SandboxConfig) -> Starlette:
     app.state.gate = gate
     app.state.request_log = gate.request_log
     app.state.injected = gate.injector.log
-    app.state.market = get_market(config.seed)
+    app.state.market = get_market(config.seed, config.size)
     app.state.webhooks = gate.webhooks
     return app
 
@@ -234,12 +243,17 @@ _SHARED: dict[tuple[Any, ...], Starlette] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_app(seed: int, faults_spec: str | None = None, **kw: Any) -> Starlette:
-    """One app per process for the same (seed, fault spec, options)."""
-    key = (seed, faults_spec or "", tuple(sorted(kw.items())))
+def shared_app(
+    seed: int, faults_spec: str | None = None, size: MarketSize | None = None, **kw: Any
+) -> Starlette:
+    """One app per process for the same (seed, fault spec, size, options); no size: the one
+    the environment sets."""
+    size = size or size_from_env()
+    key = (seed, faults_spec or "", size, tuple(sorted(kw.items())))
     with _SHARED_LOCK:
         app = _SHARED.get(key)
         if app is None:
-            config = SandboxConfig(seed=seed, faults=FaultConfig.parse(faults_spec), **kw)
+            faults = FaultConfig.parse(faults_spec)
+            config = SandboxConfig(seed=seed, faults=faults, size=size, **kw)
             app = _SHARED[key] = create_app(config)
         return app

@@ -84,7 +84,7 @@ class Ctx:
 
     @property
     def market(self) -> Market:
-        return get_market(self.gate.config.seed)
+        return get_market(self.gate.config.seed, self.gate.config.size)
 
     @classmethod
     async def build(cls, request: Request, gate: Gate, endpoint: str) -> Ctx:
@@ -204,7 +204,7 @@ async def token_holders(request: Request, ctx: Ctx) -> tuple[Any, int]:
     address = _address(ctx.params)
     market = ctx.market
     asset = market.tokens.index.get(address)
-    if asset is None or asset < FIRST_MEME:
+    if asset is None or asset < FIRST_MEME or asset == market.tokens.lst:
         return _envelope({"items": []}), 200
     decimals = int(market.tokens.asset_decimals[asset])
     accounts = market.holders(asset, ctx.as_of)
@@ -310,7 +310,9 @@ async def multi_price(request: Request, ctx: Ctx) -> tuple[Any, int]:
         }
         if include_liq:
             entry["liquidity"] = (
-                float(liquidity[asset - FIRST_MEME]) if asset >= FIRST_MEME else 5e8
+                float(liquidity[asset - FIRST_MEME])
+                if FIRST_MEME <= asset < market.tokens.lst
+                else 5e8
             )
         k += 1
         data[address] = ctx.corrupt(entry, f"{ctx.as_of}:{address}")
@@ -325,6 +327,8 @@ async def token_overview(request: Request, ctx: Ctx) -> tuple[Any, int]:
     if asset is None:
         return _envelope(None), 200
     item = market.list_item(asset, ctx.as_of)
+    if item is None:
+        return _envelope(None), 200
     price = item["price"]
     data: dict[str, Any] = {
         "address": address,

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from smart_trader.sandbox.faults import FaultConfig
+from smart_trader.sandbox.size import SizeError, size_from_env
 from smart_trader.settings import SettingsError
 
 SEED = "SMART_TRADER_SANDBOX_SEED"
@@ -32,6 +33,10 @@ def check_sandbox_environment(env: Mapping[str, str], default_state_dir: str) ->
         FaultConfig.parse(env.get(FAULTS))
     except ValueError as exc:
         raise SettingsError(f"invalid setting: {FAULTS}: {exc}") from None
+    try:
+        size_from_env(env)  # the market size: SMART_TRADER_SANDBOX_TOKENS, ...
+    except SizeError as exc:
+        raise SettingsError(f"invalid setting: {exc}") from None
     if url := env.get(URL):
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:

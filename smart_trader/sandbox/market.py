@@ -17,12 +17,14 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from smart_trader.sandbox.hashing import F64, uniform
-from smart_trader.sandbox.tokens import DAY, FIRST_MEME, N_MEMECOINS, SOL, Lru, Tokens
+from smart_trader.sandbox.size import MarketSize, size_from_env
+from smart_trader.sandbox.tokens import DAY, FIRST_MEME, SOL, Lru, Tokens
 from smart_trader.sandbox.wallets import (
     ARCHETYPES,
     DEXES,
     EPISODE_DAYS,
     KIND_SWAP,
+    TRADING,
     Population,
     SwapTable,
     slot_of,
@@ -52,12 +54,13 @@ class HolderAccount:
 
 
 class Market:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, size: MarketSize | None = None) -> None:
         self.seed = seed
-        self.tokens = Tokens(seed)
-        self.population = Population(seed, self.tokens)
+        self.size = size or MarketSize()
+        self.tokens = Tokens(seed, self.size.tokens)
+        self.population = Population(seed, self.tokens, self.size)
         self._episodes: Lru[int, SwapTable] = Lru(48)
-        self._holder_days: Lru[int, SwapTable] = Lru(48)
+        self._schedule_days: Lru[int, SwapTable] = Lru(48)
         self._wallet_rows: Lru[tuple[int, int, int], SwapTable] = Lru(4096)
         self._metrics: Lru[int, list[dict[str, Any]]] = Lru(64)
         self._holders: Lru[tuple[int, int], list[HolderAccount]] = Lru(512)
@@ -66,8 +69,8 @@ class Market:
     def episode_table(self, day: int) -> SwapTable:
         return self._episodes.get(day, lambda: self.population.episode_table(day))
 
-    def holder_table(self, day: int) -> SwapTable:
-        return self._holder_days.get(day, lambda: self.population.holder_table(day))
+    def schedule_table(self, day: int) -> SwapTable:
+        return self._schedule_days.get(day, lambda: self.population.schedule_table(day))
 
     # --- trades --------------------------------------------------------------------------
     def wallet_swaps(self, wallet: str, after: int, before: int) -> SwapTable | None:
@@ -80,13 +83,11 @@ class Market:
     def _collect(self, w: int, after: int, before: int) -> SwapTable:
         kind = self.population.archetype(w)
         lo_day, hi_day = after // DAY, before // DAY
-        tables: list[SwapTable] = []
-        if kind == "holder":
-            tables = [self.holder_table(d) for d in range(lo_day, hi_day + 1)]
-        elif kind in ("smart", "momentum", "noise", "bot"):
-            tables = [self.episode_table(d) for d in range(lo_day - EPISODE_DAYS, hi_day + 1)]
+        tables = [self.schedule_table(d) for d in range(lo_day, hi_day + 1)]
+        if kind in TRADING:
+            tables += [self.episode_table(d) for d in range(lo_day - EPISODE_DAYS, hi_day + 1)]
         parts = [(t, *t.wallet_range(w)) for t in tables]
-        parts = [p for p in parts if p[2] > p[1]] or [(self.holder_table(lo_day), 0, 0)]
+        parts = [p for p in parts if p[2] > p[1]] or [(self.schedule_table(lo_day), 0, 0)]
         rows = SwapTable.gather(parts)
         keep = np.flatnonzero((rows.t >= after) & (rows.t <= before))
         rows = rows.take(keep)
@@ -202,7 +203,10 @@ class Market:
         ):
             owners.append(pop.addresses[w])
             raws.append(raw)
-        for w, raw in self.trader_balances(asset, at).items():
+        balances = self.trader_balances(asset, at)
+        for w, raw in pop.bag_balances(asset, at).items():
+            balances[w] = balances.get(w, 0) + raw
+        for w, raw in balances.items():
             if raw > 0:
                 owners.append(pop.addresses[w])
                 raws.append(raw)
@@ -244,7 +248,7 @@ class Market:
     def _compute_metrics(self, at: int) -> list[dict[str, Any]]:
         tok = self.tokens
         # memecoins first (index = asset - FIRST_MEME), then the quote assets
-        assets = np.concatenate([np.arange(N_MEMECOINS) + FIRST_MEME, [SOL, SOL + 1, SOL + 2]])
+        assets = np.concatenate([np.arange(tok.n) + FIRST_MEME, [SOL, SOL + 1, SOL + 2]])
         price = tok.price(assets, at)
         liq = np.concatenate([tok.liquidity(at), _QUOTE_LIQUIDITY])
         size = 150 + 400 * uniform(self.seed, T_TRADE_SIZE, assets)
@@ -313,12 +317,17 @@ class Market:
             items.append(item)
         return items
 
-    def list_item(self, asset: int, at: int) -> dict[str, Any]:
+    def list_item(self, asset: int, at: int) -> dict[str, Any] | None:
+        """The token-list item of a memecoin or quote asset (the LST is not listed)."""
         items = self.token_list(at)
-        return items[asset - FIRST_MEME] if asset >= FIRST_MEME else items[N_MEMECOINS + asset]
+        if asset == self.tokens.lst:
+            return None
+        return items[asset - FIRST_MEME] if asset >= FIRST_MEME else items[self.tokens.n + asset]
 
     def market_count(self, asset: int) -> int:
         """Pools trading the asset (quote assets trade against every memecoin)."""
+        if asset == self.tokens.lst:
+            return 1
         if asset >= FIRST_MEME:
             return len(self.population.token_pools[asset - FIRST_MEME])
         return len(self.population.pool_addresses)
@@ -346,18 +355,23 @@ class Market:
 
 
 @functools.lru_cache(maxsize=8)
-def get_market(seed: int) -> Market:
-    return Market(seed)
+def _market(seed: int, size: MarketSize) -> Market:
+    return Market(seed, size)
 
 
-def ground_truth(seed: int, day: date) -> pl.DataFrame:
+def get_market(seed: int, size: MarketSize | None = None) -> Market:
+    """The market of (seed, size); no size: the one the environment sets (size.size_from_env)."""
+    return _market(seed, size or size_from_env())
+
+
+def ground_truth(seed: int, day: date, size: MarketSize | None = None) -> pl.DataFrame:
     """Archetype of every wallet and program account of the market on `day`.
 
-    The population is fixed per seed, so every day has the same wallets; the day is kept in
-    the signature because the truth is per day by contract.
+    The population is fixed per (seed, size), so every day has the same wallets; the day is
+    kept in the signature because the truth is per day by contract.
     """
     del day
-    return get_market(seed).ground_truth()
+    return get_market(seed, size).ground_truth()
 
 
 def day_end(day: date) -> int:

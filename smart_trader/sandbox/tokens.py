@@ -27,10 +27,13 @@ from smart_trader.sandbox.hashing import F64, I64, on_curve_keys, uniform, value
 from smart_trader.settings import USDC, USDT, WSOL
 
 DAY = 86_400
-N_MEMECOINS = 400
-HOT_PER_DAY = 64
-# asset index: 0 wSOL, 1 USDC, 2 USDT, 3.. memecoins
+HOT_SHARE = 0.16  # hot tokens per day / memecoins (64 of the default 400)
+# asset index: 0 wSOL, 1 USDC, 2 USDT, 3..3+n-1 memecoins, 3+n the liquid-staking token
 SOL, USDC_I, USDT_I, FIRST_MEME = 0, 1, 2, 3
+# BNSOL, the LST that stake_pool swaps deposit SOL into (external-apis.md §7)
+LST_MINT = "BNso1VUJnh4zcfpZa6986Ea66P6TCp59hvtNJ8b1X85"
+_LST_RATE0, _LST_YIELD = 1.06, 0.07  # SOL per LST at 2024-01-01, staking yield a year
+_LST_EPOCH = 1_704_067_200
 
 _AR_LAGS = 30
 _AR_PHI = 0.75
@@ -119,10 +122,12 @@ class DayKnots:
 class Tokens:
     """The static token universe and the price model of one seed."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, n_tokens: int) -> None:
         self.seed = seed
-        n = N_MEMECOINS
-        rng = np.random.default_rng([seed, 1])
+        self.n = n = n_tokens
+        self.hot_per_day = max(1, round(HOT_SHARE * n))
+        self.lst = FIRST_MEME + n
+        rng = np.random.default_rng([seed, 1, n])
         self.mints: list[Pubkey] = on_curve_keys(rng, n)
         self.decimals = np.where(rng.random(n) < 0.7, 6, 9).astype(np.int64)
         supply_ui = np.where(
@@ -145,9 +150,9 @@ class Tokens:
         self.holder_base = rng.integers(800, 40_000, n)
         self.bonding = rng.random(n) < 0.4
         self.symbols, self.names = self._names(rng, n)
-        self.addresses: list[str] = [WSOL, USDC, USDT] + [str(m) for m in self.mints]
-        self.asset_symbols = ["SOL", "USDC", "USDT", *self.symbols]
-        self.asset_decimals = np.concatenate([[9, 6, 6], self.decimals]).astype(np.int64)
+        self.addresses: list[str] = [WSOL, USDC, USDT, *(str(m) for m in self.mints), LST_MINT]
+        self.asset_symbols = ["SOL", "USDC", "USDT", *self.symbols, "BNSOL"]
+        self.asset_decimals = np.concatenate([[9, 6, 6], self.decimals, [9]]).astype(np.int64)
         self.index = {a: i for i, a in enumerate(self.addresses)}
         # static facts of every asset (quote assets first), for the token list
         self.asset_names = ["Wrapped SOL", "USD Coin", "USDT", *self.names]
@@ -176,8 +181,8 @@ class Tokens:
     # --- day-level components (all tokens at once) -------------------------------------
     def _rug(self, day: int) -> F64:
         """Log-price offset of an active rug at 00:00 of `day` (0 when none)."""
-        j = np.arange(N_MEMECOINS)
-        out = np.zeros(N_MEMECOINS)
+        j = np.arange(self.n)
+        out = np.zeros(self.n)
         s = self.seed
         for block in (day // 20, day // 20 - 1):
             has = uniform(s, T_RUG, j, block) < 0.2
@@ -189,7 +194,7 @@ class Tokens:
         return out
 
     def _liquidity(self, day: int) -> F64:
-        j = np.arange(N_MEMECOINS)
+        j = np.arange(self.n)
         drift = np.exp(0.12 * value_noise(self.seed, T_LIQ, j, day / 9.0))
         return self.liq_base * drift * np.where(self._rug(day) < 0, 0.04, 1.0)
 
@@ -197,7 +202,7 @@ class Tokens:
         return self._hot.get(day, lambda: self._compute_hot(day))
 
     def _compute_hot(self, day: int) -> npt.NDArray[np.bool_]:
-        j = np.arange(N_MEMECOINS)
+        j = np.arange(self.n)
         liq_end = self._liquidity(day + 1)
         eligible = (
             (self.parity == day % 2)
@@ -207,20 +212,20 @@ class Tokens:
             & (self._rug(day + 1) == 0)
         )
         rank_key = np.where(eligible, uniform(self.seed, T_HOT, j, day), 2.0)
-        chosen = np.argsort(rank_key, kind="stable")[:HOT_PER_DAY]
-        out = np.zeros(N_MEMECOINS, dtype=bool)
+        chosen = np.argsort(rank_key, kind="stable")[: self.hot_per_day]
+        out = np.zeros(self.n, dtype=bool)
         out[chosen] = eligible[chosen]
         return out
 
     def _jump(self, day: int) -> F64:
         # +70 % .. +500 % from the AR level
         return np.log(1.7) + (np.log(6.0) - np.log(1.7)) * uniform(
-            self.seed, T_JUMP, np.arange(N_MEMECOINS), day
+            self.seed, T_JUMP, np.arange(self.n), day
         )
 
     def anchor(self, day: int) -> F64:
         """Log price of every memecoin at 00:00 of `day`."""
-        j = np.arange(N_MEMECOINS)[:, None]
+        j = np.arange(self.n)[:, None]
         lags = np.arange(_AR_LAGS)[None, :]
         shocks = _SHOCK * (2.0 * uniform(self.seed, T_EPS, j, day - lags) - 1.0)
         ar = (shocks * (_AR_PHI**lags)).sum(axis=1) * (1 - _AR_PHI)
@@ -232,7 +237,7 @@ class Tokens:
         return self._knots.get(day, lambda: self._compute_knots(day))
 
     def _compute_knots(self, day: int) -> DayKnots:
-        s, j = self.seed, np.arange(N_MEMECOINS)
+        s, j = self.seed, np.arange(self.n)
         a0, a1 = self.anchor(day), self.anchor(day + 1)
         hot, was_hot = self.hot(day), self.hot(day - 1)
         rug = (self._rug(day) == 0) & (self._rug(day + 1) < 0)
@@ -250,7 +255,7 @@ class Tokens:
         overshoot = np.where(hot, 0.25 * u3, 0.0)
         dip = np.where(hot, 0.06 + 0.09 * u4, 0.0)
         tx = np.where(hot, 22 * h, (te + DAY) / 2)
-        times = np.stack([np.zeros(N_MEMECOINS), ts, te, tx, np.full(N_MEMECOINS, DAY)], axis=1)
+        times = np.stack([np.zeros(self.n), ts, te, tx, np.full(self.n, DAY)], axis=1)
         values = np.stack([a0, a0, a1 + overshoot, a1 - dip, a1], axis=1)
         liq0, liq1 = self._liquidity(day), self._liquidity(day + 1)
         turnover = np.where(
@@ -299,7 +304,11 @@ class Tokens:
         sol = a == SOL
         if sol.any():
             out[sol] = self.sol_price(tt[sol])
-        meme = a >= FIRST_MEME
+        lst = a == self.lst
+        if lst.any():
+            years = (tt[lst] - _LST_EPOCH) / (365 * DAY)
+            out[lst] = self.sol_price(tt[lst]) * _LST_RATE0 * np.exp(_LST_YIELD * years)
+        meme = (a >= FIRST_MEME) & ~lst
         if meme.any():
             out[meme] = np.exp(self.meme_log_price(a[meme] - FIRST_MEME, tt[meme]))
         return out
@@ -312,7 +321,7 @@ class Tokens:
 
     def volume(self, start: float, end: float) -> F64:
         """USD volume of every memecoin over [start, end)."""
-        total = np.zeros(N_MEMECOINS)
+        total = np.zeros(self.n)
         for d in range(int(start // DAY), int((end - 1) // DAY) + 1):
             k = self.knots(d)
             lo = max(start, d * DAY) - d * DAY

@@ -200,7 +200,7 @@ def routes(gate: Gate) -> list[Route]:
             retry = float(body.get("retry_seconds", 1.0))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise ApiError(400, 'body must be {"start": int, "end": int}') from None
-        market = get_market(gate.config.seed)
+        market = get_market(gate.config.seed, gate.config.size)
         async with httpx.AsyncClient(timeout=10.0) as client:
             report = await deliver_swaps(market, gate.webhooks, start, end, client, retry)
         return json_response(asdict(report))
