@@ -63,24 +63,23 @@ def skill_p_values(returns: pl.DataFrame) -> pl.DataFrame:
     """wallet_id, skill_p_value from per-token returns (columns wallet_id, r; one row per
     realized token). A wallet without a return beyond epsilon has no row (its value is null)."""
     kept = returns.filter(pl.col("r").abs() > DUST_EPSILON)
+    rows = kept.height
+    if rows == 0:
+        return pl.DataFrame(schema={"wallet_id": pl.Int64, "skill_p_value": pl.Float64})
     r = kept.get_column("r").to_numpy()
     size = np.abs(r)
     # Order by (wallet, |r|) through one sort of |r| and a cheap sort of an integer key: the
     # wallet above the dense rank of |r| (ties keep equal keys). The input usually comes sorted
     # by wallet, which the stable sort of the key exploits.
     by_size = np.argsort(size)
-    dense = np.empty(len(size), dtype=np.int64)
-    if len(size):
-        sorted_size = size[by_size]
-        dense[by_size] = np.cumsum(np.append(True, sorted_size[1:] != sorted_size[:-1]))
+    sorted_size = size[by_size]
+    dense = np.empty(rows, dtype=np.int64)
+    dense[by_size] = np.cumsum(np.append(True, sorted_size[1:] != sorted_size[:-1]))
     wallet_in = kept.get_column("wallet_id").to_numpy()
-    order = np.argsort(wallet_in * (len(size) + 1) + dense, kind="stable")
+    order = np.argsort(wallet_in * (rows + 1) + dense, kind="stable")
     wallet = wallet_in[order]
     size = size[order]
     positive = r[order] > 0
-    rows = len(wallet)
-    if rows == 0:
-        return pl.DataFrame(schema={"wallet_id": pl.Int64, "skill_p_value": pl.Float64})
     new_wallet = np.ones(rows, dtype=bool)
     new_wallet[1:] = wallet[1:] != wallet[:-1]
     new_run = new_wallet.copy()
