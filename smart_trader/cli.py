@@ -1,4 +1,5 @@
-"""`smart-trader` command line: `demo` (the whole graph for one day) and `sandbox serve`."""
+"""`smart-trader` command line: `demo` (the whole graph for one day), `quality` (gold judged by
+the sandbox's truth over N days) and `sandbox serve`."""
 
 from __future__ import annotations
 
@@ -110,6 +111,40 @@ def _add_receiver(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     serve.set_defaults(handler=_receiver)
 
 
+def _quality(args: argparse.Namespace) -> int:
+    import json
+
+    from smart_trader.evaluation import render, run_quality
+    from smart_trader.settings import load_settings
+
+    report, _ = run_quality(args.seed, args.days, args.end_day, load_settings())
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(render(report, args.end_day, args.seed))
+    return 0
+
+
+def _add_quality(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from smart_trader.demo import yesterday_utc
+    from smart_trader.sandbox import default_seed
+
+    quality = subparsers.add_parser(
+        "quality",
+        help="materialize N days on a fresh lake with the sandbox and judge gold by its truth",
+    )
+    quality.add_argument("--seed", type=int, default=default_seed(), help="sandbox seed")
+    quality.add_argument("--days", type=int, default=10, help="consecutive days to materialize")
+    quality.add_argument(
+        "--end-day",
+        type=dt.date.fromisoformat,
+        default=yesterday_utc(),
+        help="the last day, the one reported (default: yesterday UTC)",
+    )
+    quality.add_argument("--json", action="store_true", help="print the report as JSON")
+    quality.set_defaults(handler=_quality)
+
+
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
     from deltalake.exceptions import DeltaError
@@ -190,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smart-trader")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
+    _add_quality(subparsers)
     _add_backfill(subparsers)
     _add_sandbox(subparsers)
     _add_sql(subparsers)
