@@ -10,12 +10,17 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
+from smart_trader.defs.automation import INTRADAY_SENSOR
 from smart_trader.defs.bronze.assets import (
+    REJECTED_RECORDS,
     TOKEN_METRICS,
     TOKEN_PRICES,
     TRANSACTION_HISTORY,
     WHALE_HOLDERS,
 )
+from smart_trader.defs.gold.assets import SMART_WALLETS
+from smart_trader.defs.partitions import DAILY
+from smart_trader.defs.silver.assets import WALLET_PNL, WALLET_TOKEN_PNL
 from smart_trader.settings import Settings
 from smart_trader_tests.pipeline import Pipeline, build_pipeline
 
@@ -90,3 +95,98 @@ def test_cron_then_each_layer_and_a_failed_check_stops_the_flow(tmp_path: Path) 
     assert ("bronze/token_prices", day) in ticks.requested(at(1, 0))
     pipeline.run_selection(D, [TOKEN_PRICES])
     assert ("silver/wallet_pnl", day) in ticks.requested(at(1, 5))
+
+
+SMALL = Settings(
+    tokens_per_day=2, holders_per_token=5, max_holder_pages=1, lookback_days=4, tracking_days=2
+)
+DAILY_KEYS = [TOKEN_METRICS, WHALE_HOLDERS, TRANSACTION_HISTORY, TOKEN_PRICES]
+
+
+def days(first: dt.date, count: int) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range(count)]
+
+
+def by_key(requested: set[tuple[str, str | None]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for key, partition in requested:
+        out.setdefault(key, set()).add(str(partition))
+    return out
+
+
+def test_a_rematerialized_whale_holders_day_reruns_exactly_its_stale_days_in_order(
+    tmp_path: Path,
+) -> None:
+    """whale_holders(Q) again → transaction_history [Q, Q + tracking_days − 1] first, then the
+    days that read them, layer by layer; never the newest day, whose inputs are missing."""
+    pipeline = build_pipeline(tmp_path, SMALL)
+    d0, d1, d2, d3 = days(D - dt.timedelta(days=3), 4)
+    silver_and_gold = [WALLET_TOKEN_PNL, WALLET_PNL, SMART_WALLETS, REJECTED_RECORDS]
+    for day in (d0, d1, d2):
+        pipeline.run_selection(day, DAILY_KEYS + silver_and_gold)
+    ticks = Ticks(pipeline)
+    # D+1 00:10: d3 (= D) is the newest day but not settled, and none of its inputs exist.
+    now = dt.datetime.combine(d3 + dt.timedelta(days=1), dt.time(0, 10), tzinfo=dt.UTC)
+    assert ticks.requested(now) == set()
+
+    pipeline.run_selection(d1, [WHALE_HOLDERS])
+    first = by_key(ticks.requested(now + dt.timedelta(minutes=1)))
+    assert first == {"bronze/transaction_history": {str(d1), str(d2)}}
+    for day in (d1, d2):
+        pipeline.run_selection(day, [TRANSACTION_HISTORY])
+
+    second = by_key(ticks.requested(now + dt.timedelta(minutes=2)))
+    assert second == {"bronze/token_prices": {str(d1), str(d2)}}
+    for day in (d1, d2):
+        pipeline.run_selection(day, [TOKEN_PRICES])
+
+    third = by_key(ticks.requested(now + dt.timedelta(minutes=3)))
+    assert third == {
+        "bronze/rejected_records": {str(d1), str(d2)},
+        "silver/wallet_token_pnl": {str(d1), str(d2)},
+        "silver/wallet_pnl": {str(d1), str(d2)},
+    }
+    for day in (d1, d2):
+        pipeline.run_selection(day, [REJECTED_RECORDS, WALLET_TOKEN_PNL, WALLET_PNL])
+
+    assert by_key(ticks.requested(now + dt.timedelta(minutes=4))) == {
+        "gold/smart_wallets": {str(d1), str(d2)}
+    }
+    for day in (d1, d2):
+        pipeline.run_selection(day, [SMART_WALLETS])
+    # Everything is in sync again, and d3 still waits for its day to settle.
+    assert ticks.requested(now + dt.timedelta(minutes=5)) == set()
+
+
+def test_the_intraday_sensor_requests_a_refresh_only_past_its_threshold(tmp_path: Path) -> None:
+    settings = Settings(
+        tokens_per_day=4, holders_per_token=5, max_holder_pages=1, intraday_change_share=0.2
+    )
+    pipeline = build_pipeline(tmp_path, settings)
+    newest = DAILY.get_last_partition_key()
+    assert newest is not None
+    day = dt.date.fromisoformat(newest)
+    sensor = pipeline.defs.resolve_sensor_def(INTRADAY_SENSOR)
+    resources = pipeline.defs.resources or {}
+
+    def evaluate() -> list[dg.RunRequest]:
+        context = dg.build_sensor_context(
+            instance=pipeline.instance,
+            resources={"birdeye": resources["birdeye"], "lake": resources["lake"]},
+            definitions=pipeline.defs,
+        )
+        return list(sensor.evaluate_tick(context).run_requests or [])
+
+    assert evaluate() == []  # token_metrics of the newest day not materialized: nothing to compare
+    pipeline.run_selection(day, [TOKEN_METRICS])
+    assert evaluate() == []  # nothing changed
+    tokens = pipeline.lake.scan(schemas.TOKEN_METRICS, [day]).collect()
+    assert tokens.height == 4
+    # One of four tokens differs: 1/8 of the two lists changed, under the 20 % threshold.
+    pipeline.lake.write_partitions(schemas.TOKEN_METRICS, tokens.head(3), [day])
+    assert evaluate() == []
+    # Two of four: 25 %, past it; one run of the newest day, and the same one when seen again.
+    pipeline.lake.write_partitions(schemas.TOKEN_METRICS, tokens.head(2), [day])
+    requests = evaluate()
+    assert [r.partition_key for r in requests] == [newest]
+    assert evaluate()[0].run_key == requests[0].run_key

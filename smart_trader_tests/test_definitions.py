@@ -74,8 +74,7 @@ def test_dependencies_and_windows() -> None:
     upstream = mapped.get_upstream_mapped_partitions_result_for_partitions(
         DAILY.subset_with_partition_keys([day]), DAILY, DAILY
     ).partitions_subset.get_partition_keys()
-    # The days whose re-materialization makes D stale: [D − (tracking_days − 1), D].
-    assert (min(upstream), max(upstream)) == ("2026-03-25", day)
+    assert (min(upstream), max(upstream)) == ("2026-02-24", day)  # [D−35, D]
     mapped = graph.get_partition_mapping(
         key("silver/wallet_pnl"), key("bronze/transaction_history")
     )
@@ -102,7 +101,7 @@ def test_windows_follow_the_settings() -> None:
         key("bronze/transaction_history"), key("bronze/whale_holders")
     )
     assert isinstance(mapped, dg.TimeWindowPartitionMapping)
-    assert mapped.start_offset == -(3 - 1)
+    assert mapped.start_offset == -(10 + 3 - 2)
 
 
 def _cli_env(tmp_path: Path) -> dict[str, str]:

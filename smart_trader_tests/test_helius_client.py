@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from smart_trader.receiver.parse import WEBHOOK_TRANSACTION_TYPES
-from smart_trader.resources.api_client import Connection
 from smart_trader.resources.helius import HeliusClient, Webhook
 from smart_trader.resources.http import RequestRejected, RetriesExhausted, redact
 
@@ -59,11 +58,9 @@ class FakeHelius:
 
 
 def client_for(monkeypatch: pytest.MonkeyPatch, fake: FakeHelius, **fields: Any) -> HeliusClient:
-    connection = Connection(
-        base_url="https://helius.test", sandbox=False, transport=lambda: httpx.MockTransport(fake)
-    )
+    transport = httpx.MockTransport(fake)
+    monkeypatch.setattr(HeliusClient, "_transport", lambda self: (transport, "https://helius.test"))
     defaults: dict[str, Any] = {
-        "connection": connection,
         "api_key": KEY,
         "webhook_url": URL,
         "auth_header": "Bearer hook-secret",

@@ -25,9 +25,11 @@ from collections.abc import Sequence
 import dagster as dg
 
 from smart_trader import schemas
-from smart_trader.days import day_start
+from smart_trader.days import day_start, days_between, window_first
+from smart_trader.defs.materializations import latest_materialization_ids
 from smart_trader.defs.partitions import DAILY, day_of
 from smart_trader.intraday import changed_share
+from smart_trader.pnl.window import stale_swap_days
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.lake import LakeResource
 from smart_trader.settings import Settings
@@ -85,6 +87,44 @@ class SameDayMaterialized(dg.AutomationCondition[dg.AssetKey]):
         )
 
 
+class StaleSwapDays(dg.AutomationCondition[dg.AssetKey]):
+    """transaction_history days D materialized before one of whale_holders
+    [D − (tracking_days − 1), D] was last materialized: the contract's stale days."""
+
+    def __init__(
+        self, swaps_key: dg.AssetKey, holders_key: dg.AssetKey, tracking_days: int
+    ) -> None:
+        self.swaps_key = swaps_key
+        self.holders_key = holders_key
+        self.tracking_days = tracking_days
+
+    @property
+    def name(self) -> str:
+        return f"stale: a whale_holders day of the last {self.tracking_days} is newer"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:  # type: ignore[type-arg]
+        instance = context.asset_graph_view.instance
+        days = sorted(
+            day_of(key)
+            for key in context.candidate_subset.expensively_compute_partition_keys()
+            if key is not None
+        )
+        stale: list[dt.date] = []
+        if days:
+            holders_days = days_between(window_first(days[0], self.tracking_days), days[-1])
+            stale = stale_swap_days(
+                latest_materialization_ids(instance, self.swaps_key, days),
+                latest_materialization_ids(instance, self.holders_key, holders_days),
+                self.tracking_days,
+            )
+        return dg.AutomationResult(
+            context,
+            context.candidate_subset.compute_intersection_with_partition_keys(
+                {day.isoformat() for day in stale}
+            ),
+        )
+
+
 def _newest_day() -> dg.AutomationCondition:
     return (
         dg.AutomationCondition.in_latest_time_window()
@@ -108,20 +148,24 @@ def newest_day_fetch() -> dg.AutomationCondition:
     )
 
 
-def after_inputs(same_day: Sequence[dg.AssetKey] = ()) -> dg.AutomationCondition:
-    """The newest day once its same-day inputs exist, or a materialized day whose inputs changed;
+def after_inputs(
+    same_day: Sequence[dg.AssetKey] = (), stale: dg.AutomationCondition | None = None
+) -> dg.AutomationCondition:
+    """The newest day once its same-day inputs exist, or a materialized day that is stale;
     always after every upstream day it reads is done and passed its blocking checks.
 
     `same_day`: the inputs whose day D must be materialized; without it, every input (for
-    assets whose inputs are all same-day).
+    assets whose inputs are all same-day). `stale`: which materialized days to re-run; by
+    default those with an input updated since (Dagster's "Unsynced").
     """
     inputs_exist = (
         SameDayMaterialized(same_day) if same_day else ~dg.AutomationCondition.any_deps_missing()
     )
-    stale = (
-        ~dg.AutomationCondition.missing()
-        & dg.AutomationCondition.any_deps_updated().since_last_handled()
-    )
+    if stale is None:
+        stale = dg.AutomationCondition.any_deps_updated().since_last_handled()
+    else:
+        stale = stale & ~dg.AutomationCondition.execution_failed()
+    stale = ~dg.AutomationCondition.missing() & stale
     return (
         (_newest_day() | stale)
         & inputs_exist
@@ -225,8 +269,8 @@ def build_automation(settings: Settings) -> list[dg.SensorDefinition]:
             target=dg.AssetSelection.all(),
             default_status=dg.DefaultSensorStatus.RUNNING,
             minimum_interval_seconds=60,
-            # Two of the conditions are Python (SettledDay, SameDayMaterialized), evaluated
-            # in the code location.
+            # Some conditions are Python (SettledDay, SameDayMaterialized, StaleSwapDays),
+            # evaluated in the code location.
             use_user_code_server=True,
             description=(
                 "Each minute: the newest UTC day once settled (D+1 00:30 UTC; a daemon started "

@@ -3,9 +3,7 @@
 The mappings are the real dependencies and no more, because Dagster acts on them three ways: the
 UI marks a day whose inputs changed "Unsynced", automation re-runs those days, and a backfill
 both orders its runs by them (a day waits for the upstream days it reads) and widens a range
-to every day downstream of it. re-materializing whale_holders(Q) therefore reaches
-transaction_history [Q, Q + tracking_days − 1] (the contract's stale days) and the silver and
-gold days that read those.
+to every day downstream of it (capped at the newest day).
 """
 
 from __future__ import annotations
@@ -57,17 +55,9 @@ def fetch_plan_days(settings: Settings) -> int:
     """whale_holders days that decide transaction_history(D)'s fetch ranges.
 
     A wallet tracked on any P in [D − (lookback − 1), D] was in whale_holders on some day in
-    [P − (tracking − 1), P], so the window reaches back lookback + tracking − 2 days. Only the
-    last tracking_days of them are a dependency (stale_holders_days): the older ones decide
-    where a range starts, and one materialized later only makes D larger than needed, never
-    incomplete (DATA_CONTRACT.md, "Out of order").
+    [P − (tracking − 1), P], so the window reaches back lookback + tracking − 2 days.
     """
     return settings.lookback_days + settings.tracking_days - 1
-
-
-def stale_holders_days(settings: Settings) -> int:
-    """whale_holders days whose re-materialization makes transaction_history(D) stale."""
-    return settings.tracking_days
 
 
 def swaps_days(settings: Settings) -> int:

@@ -11,14 +11,13 @@ import polars as pl
 
 from smart_trader import schemas
 from smart_trader.days import day_start, window_days
-from smart_trader.defs.automation import after_inputs, newest_day_fetch
+from smart_trader.defs.automation import StaleSwapDays, after_inputs, newest_day_fetch
 from smart_trader.defs.materializations import materialized_days
 from smart_trader.defs.metadata import markdown_table
 from smart_trader.defs.partitions import (
     DAILY,
     day_of,
     fetch_plan_days,
-    stale_holders_days,
     swaps_days,
     tracked_wallets_days,
     window_dep,
@@ -66,8 +65,7 @@ def _record_fetch(
     day: dt.date,
     result: FetchResult,
 ) -> pl.DataFrame:
-    """Store the rejected records of this fetch; put the accounting and the HTTP counts in the
-    metadata."""
+    """Store the rejected records of this fetch and put the accounting in the metadata."""
     lake.lake().write_partitions(
         schemas.REJECTED_RECORDS, result.rejected, [day], within=("endpoint", ENDPOINTS[asset_key])
     )
@@ -75,8 +73,6 @@ def _record_fetch(
     for endpoint, counts in sorted(result.counts.items()):
         for term in COUNT_TERMS:
             metadata[count_metadata_key(endpoint, term)] = int(getattr(counts, term))
-    # What the wire did: requests, retries, 429s, 5xx and transport errors, total and per endpoint.
-    metadata.update(result.stats)
     context.add_output_metadata(metadata)
     for endpoint, counts in sorted(result.counts.items()):
         context.log.info(
@@ -130,10 +126,15 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         partitions_def=DAILY,
         group_name="bronze",
         kinds={"polars", "deltalake"},
-        # The fetch plan reads fetch_plan_days of holders; the dependency is the days that
-        # make D stale (partitions.fetch_plan_days says why).
-        deps=[window_dep(WHALE_HOLDERS, stale_holders_days(settings))],
-        automation_condition=after_inputs([WHALE_HOLDERS]),
+        # Every holders day of the fetch plan is a dependency, so that a backfill fetches D
+        # after all of them (a range computed without one is larger than a day-by-day run's).
+        # Only the last tracking_days make D stale (DATA_CONTRACT.md, "Out of order"), and
+        # only those make automation re-run D.
+        deps=[window_dep(WHALE_HOLDERS, fetch_plan_days(settings))],
+        automation_condition=after_inputs(
+            [WHALE_HOLDERS],
+            stale=StaleSwapDays(TRANSACTION_HISTORY, WHALE_HOLDERS, settings.tracking_days),
+        ),
         pool=BIRDEYE_POOL,
         description=(
             "Every swap of each wallet tracked on D inside its fetch range "

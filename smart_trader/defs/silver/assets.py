@@ -14,6 +14,7 @@ from smart_trader.defs.bronze.assets import (
     TRANSACTION_HISTORY,
     WHALE_HOLDERS,
 )
+from smart_trader.defs.bronze.checks import bronze_rules
 from smart_trader.defs.materializations import latest_materialization_ids, materialized_days
 from smart_trader.defs.partitions import (
     DAILY,
@@ -22,6 +23,7 @@ from smart_trader.defs.partitions import (
     tracked_wallets_days,
     window_input,
 )
+from smart_trader.defs.upstream import require_checked_upstream
 from smart_trader.pnl.silver import compute_silver
 from smart_trader.pnl.window import stale_swap_days, window_swaps
 from smart_trader.settings import Settings
@@ -71,6 +73,8 @@ def window_problem(instance: dg.DagsterInstance, day: dt.date, settings: Setting
 
 
 def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    bronze_blocking = [rule.key for rule in bronze_rules(settings) if rule.blocking]
+
     # Subsettable: the two outputs come from one FIFO pass, but Dagster's backfills expand a
     # range along the window mappings and may give the two outputs different partition sets
     # (a non-subsettable multi-asset then fails the whole launch). A run computes both and
@@ -114,6 +118,17 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         problem = window_problem(context.instance, day, settings)
         if problem:
             raise dg.Failure(problem)
+        require_checked_upstream(
+            context.instance,
+            f"silver({day})",
+            {
+                TRANSACTION_HISTORY: window_days(day, swaps_days(settings)),
+                WHALE_HOLDERS: window_days(day, tracked_wallets_days(settings)),
+                TOKEN_METRICS: [day],
+                TOKEN_PRICES: [day],
+            },
+            bronze_blocking,
+        )
         swaps = window_swaps(transaction_history, whale_holders, day, settings)
         wallet_token_pnl, wallet_pnl = compute_silver(
             swaps,
@@ -127,9 +142,9 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             f"silver({day}): {wallet_pnl.height} wallets, {wallet_token_pnl.height} "
             f"(wallet, token) pairs, realized PnL {wallet_pnl['realized_pnl_usd'].sum():,.2f} USD"
         )
-        outputs = {"wallet_token_pnl": wallet_token_pnl, "wallet_pnl": wallet_pnl}
-        for name, frame in outputs.items():
-            if name in context.selected_output_names:
-                yield dg.Output(frame, output_name=name)
+        outputs = {WALLET_TOKEN_PNL: wallet_token_pnl, WALLET_PNL: wallet_pnl}
+        for key, frame in outputs.items():
+            if key in context.selected_asset_keys:
+                yield dg.Output(frame, output_name=key.path[-1])
 
     return [silver_pnl]
