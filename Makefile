@@ -10,7 +10,7 @@ UV := $(CURDIR)/.tools/bin/uv
 endif
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup system-deps demo test bench-clients bench-fifo bench-pipeline ui
+.PHONY: setup system-deps demo test bench-clients bench-fifo bench-pipeline bench-receiver ui
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -54,3 +54,6 @@ bench-fifo: setup
 
 bench-pipeline: setup
 	$(UV) run --frozen python smart_trader_tests/benchmarks/pipeline_benchmark.py
+
+bench-receiver: setup  ## 100-item deliveries at 200 posts/s for 60 s over loopback: p50/p99 to the 200, lost, duplicated
+	$(UV) run --frozen python smart_trader_tests/benchmarks/receiver_benchmark.py

@@ -31,6 +31,21 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deliver(args: argparse.Namespace) -> int:
+    import json
+    import os
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from smart_trader.sandbox.webhooks import deliver_day
+
+    # Where the embedded default keeps its webhooks (definitions.SANDBOX_STATE_DIR).
+    state_dir = Path(os.environ.get("SMART_TRADER_SANDBOX_STATE_DIR", "data/sandbox"))
+    state_path = args.state_path or str(state_dir / "helius_webhooks.json")
+    print(json.dumps(asdict(deliver_day(args.seed, state_path, args.day))))
+    return 0
+
+
 def _add_sandbox(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from smart_trader.sandbox import default_seed
 
@@ -54,6 +69,19 @@ def _add_sandbox(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     serve.add_argument("--log-level", default="warning")
     serve.set_defaults(handler=_serve)
+    deliver = actions.add_parser(
+        "deliver",
+        help="post a UTC day's swaps of the watched wallets to the registered webhooks "
+        "(e.g. the receiver on loopback), as Helius would have",
+    )
+    deliver.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    deliver.add_argument("--seed", type=int, default=default_seed())
+    deliver.add_argument(
+        "--state-path",
+        default=None,
+        help="the webhooks file (default: $SMART_TRADER_SANDBOX_STATE_DIR/helius_webhooks.json)",
+    )
+    deliver.set_defaults(handler=_deliver)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -19,10 +19,11 @@ from smart_trader.defs.maintenance import maintenance_defs
 from smart_trader.defs.monitoring import monitoring_defs
 from smart_trader.defs.silver import silver_defs
 from smart_trader.lake_sql import CONNECTION_CONFIG
-from smart_trader.resources.birdeye import birdeye_from_env
+from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.delta_io_manager import DeltaIOManager
-from smart_trader.resources.helius import helius_from_env
+from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.lake import LakeResource
+from smart_trader.sandbox import transport as sandbox
 from smart_trader.sandbox.environment import check_sandbox_environment
 from smart_trader.settings import Settings, SettingsError, load_settings
 
@@ -34,23 +35,23 @@ DUCKDB = DuckDBResource(database=":memory:", connection_config=CONNECTION_CONFIG
 
 
 def default_resources() -> dict[str, Any]:
-    """Keys, lake and sandbox choice come from the environment (README, Configuration)."""
+    """Keys, lake and sandbox choice come from the environment (README, Configuration). Each API
+    is live exactly when its key is set, else the sandbox (served at SMART_TRADER_SANDBOX_URL, or
+    in process), decided here, once: run-time resource config cannot change it."""
     webhook_url = os.environ.get("HELIUS_WEBHOOK_URL")
     if os.environ.get("HELIUS_API_KEY") and not webhook_url:
         raise SettingsError(
             "HELIUS_WEBHOOK_URL is required with HELIUS_API_KEY: the URL Helius posts to"
         )
+    keys = [c.key_variable for c in (BirdEyeClient, HeliusClient) if os.environ.get(c.key_variable)]
+    if keys and os.environ.get("SMART_TRADER_SANDBOX_URL"):
+        raise SettingsError(
+            f"SMART_TRADER_SANDBOX_URL (a sandbox) and {' and '.join(keys)} (live) are both "
+            "set: a deployment is live or the sandbox; unset one"
+        )
     # The in-process sandbox keeps its webhooks in a file, so that separate runs see one webhook.
     state_dir = Path(os.environ.get("SMART_TRADER_SANDBOX_STATE_DIR", SANDBOX_STATE_DIR))
-    helius: dict[str, Any] = {
-        "webhook_url": webhook_url or SANDBOX_WEBHOOK_URL,
-        "sandbox_state_path": str(state_dir.resolve() / "helius_webhooks.json"),
-    }
-    birdeye: dict[str, Any] = {}
-    # A sandbox served over HTTP (docker-compose): both services at its URL, no real keys.
-    if sandbox_url := os.environ.get("SMART_TRADER_SANDBOX_URL"):
-        birdeye = {"base_url": sandbox_url, "sandbox_server": True}
-        helius |= {"base_url": sandbox_url, "api_key": "sandbox"}
+    webhooks = str(state_dir.resolve() / "helius_webhooks.json")
     # The secret Helius echoes as Authorization; the receiver checks it (an env reference,
     # never a value in the resource config the UI shows).
     webhook_auth = (
@@ -61,8 +62,12 @@ def default_resources() -> dict[str, Any]:
     return {
         "io_manager": DeltaIOManager(),
         "lake": LakeResource(),
-        "birdeye": birdeye_from_env(**birdeye),
-        "helius": helius_from_env(**helius, **webhook_auth),
+        "birdeye": BirdEyeClient.from_env(sandbox.from_environment()),
+        "helius": HeliusClient.from_env(
+            sandbox.from_environment(helius_state_path=webhooks),
+            webhook_url=webhook_url or SANDBOX_WEBHOOK_URL,
+            **webhook_auth,
+        ),
     }
 
 

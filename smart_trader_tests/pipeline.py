@@ -16,6 +16,7 @@ from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.delta_io_manager import DeltaIOManager
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.lake import LakeResource
+from smart_trader.sandbox.transport import in_process
 from smart_trader.settings import Settings
 
 SEED = 11
@@ -67,15 +68,14 @@ def build_pipeline(
         "io_manager": DeltaIOManager(lake_uri=lake_uri),
         "lake": LakeResource(lake_uri=lake_uri),
         "birdeye": BirdEyeClient(
-            sandbox_seed=seed,
-            sandbox_faults=faults,
+            connection=in_process(seed, faults),
             backoff_initial_seconds=0.0,
             backoff_jitter_seconds=0.0,
             backoff_max_seconds=0.0,
         ),
         "helius": HeliusClient(
+            connection=in_process(helius_state_path=str(tmp_path / "helius_webhooks.json")),
             webhook_url=WEBHOOK_URL,
-            sandbox_state_path=str(tmp_path / "helius_webhooks.json"),
         ),
     }
     return Pipeline(

@@ -21,6 +21,7 @@ from smart_trader.pnl.silver import compute_silver
 from smart_trader.pnl.window import window_swaps
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.sandbox import shared_app
+from smart_trader.sandbox.transport import in_process
 from smart_trader.settings import Settings
 from smart_trader_tests.pipeline import SEED, WEBHOOK_URL, Pipeline, build_pipeline
 
@@ -144,6 +145,6 @@ def test_silver_gold_and_the_webhook_come_from_the_stored_good_records(
     assert log.get_column("addresses_sha256")[0] == addresses_sha256(top)
     state = Path(lake.root).parent / "helius_webhooks.json"
     webhook = HeliusClient(
-        webhook_url=WEBHOOK_URL, sandbox_state_path=str(state)
+        connection=in_process(helius_state_path=str(state)), webhook_url=WEBHOOK_URL
     ).find_webhook_for_url(WEBHOOK_URL)
     assert webhook is not None and sorted(webhook.account_addresses) == sorted(top)

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import json
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from smart_trader.ingest.prices import MULTI_PRICE
 from smart_trader.ingest.swaps import TRADER_TXS
 from smart_trader.ingest.token_list import token_list_params
 from smart_trader.resources import birdeye as birdeye_module
+from smart_trader.resources.api_client import Connection
 from smart_trader.resources.birdeye import BirdEyeClient, LiveHistoryUnavailable
 from smart_trader.resources.http import (
     ComputeUnitsExhausted,
@@ -117,14 +119,17 @@ def page(items: list[dict[str, Any]], has_next: bool) -> httpx.Response:
     )
 
 
-def client_for(monkeypatch: pytest.MonkeyPatch, fake: FakeBirdEye, **fields: Any) -> BirdEyeClient:
-    transport = httpx.MockTransport(fake)
-    monkeypatch.setattr(
-        BirdEyeClient, "_transport", lambda self, log: (transport, "http://birdeye.test")
+def client_for(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeBirdEye, sandbox: bool = True, **fields: Any
+) -> BirdEyeClient:
+    connection = Connection(
+        base_url="http://birdeye.test",
+        sandbox=sandbox,
+        transport=lambda: httpx.MockTransport(fake),
     )
     defaults: dict[str, Any] = {
+        "connection": connection,
         "api_key": KEY,
-        "sandbox_server": True,
         "backoff_initial_seconds": 0.001,
         "backoff_max_seconds": 0.01,
         "backoff_jitter_seconds": 0.001,
@@ -401,7 +406,7 @@ def test_prices_in_batches_unknown_absent(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_live_mode_refuses_history_and_sends_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeBirdEye(tokens=[token(2e6)])
-    client = client_for(monkeypatch, fake, sandbox_server=False)
+    client = client_for(monkeypatch, fake, sandbox=False)
     assert client.is_live and client.data_source == "birdeye"
     old = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     for call in (
@@ -436,3 +441,74 @@ def test_progress_is_logged(monkeypatch: pytest.MonkeyPatch) -> None:
         "wallet swaps: 5/5 done",
     ]
     assert "5 pages, 15 rows" in lines[-1] and KEY not in json.dumps(lines)
+
+
+def test_exhausted_retries_name_the_wallet_and_its_time_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wallet, trades = wallet_trades(5)
+    down = FakeBirdEye(
+        trades={wallet: trades}, fault=lambda r, n: httpx.Response(503, json={"message": "down"})
+    )
+    with pytest.raises(RetriesExhausted) as info:
+        client_for(monkeypatch, down, max_retries=2).fetch_swaps(DAY, ranges(wallet), 100)
+    message = str(info.value)
+    assert message.startswith("BirdEye /trader/txs/seek_by_time: HTTP 503: down (gave up after 3")
+    assert message.endswith(
+        f"fetching the swaps of wallet {wallet} in "
+        "[2026-02-09T00:00:00+00:00, 2026-03-11T00:00:00+00:00)"
+    )
+    assert KEY not in message and len(down.log) == 3
+
+
+def test_fault_counts_are_kept_per_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    faults = [httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(502)]
+
+    def two_faults_each(request: httpx.Request, attempt: int) -> httpx.Response | None:
+        return faults[attempt - 1] if attempt <= len(faults) else None
+
+    fake = FakeBirdEye(prices={}, fault=two_faults_each)
+    result = client_for(monkeypatch, fake).fetch_prices(DAY, [address() for _ in range(150)])
+    endpoint = MULTI_PRICE
+    assert {k: v for k, v in result.stats.items() if k.startswith(endpoint)} == {
+        f"{endpoint} http_requests": 6,  # two batches, three attempts each
+        f"{endpoint} http_retries": 4,
+        f"{endpoint} http_429": 2,
+        f"{endpoint} http_5xx": 2,
+        f"{endpoint} http_transport_errors": 0,
+    }
+    assert result.stats["http_retries"] == 4 and result.stats["http_5xx"] == 2
+
+
+def causes(error: BaseException | None) -> list[BaseException]:
+    """The error and every exception chained to it, as a traceback would print them."""
+    seen: list[BaseException] = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return seen
+
+
+def test_errors_of_the_async_path_chain_no_event_loop_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """run_sync asks whether a loop runs; asyncio's "no" (a RuntimeError) must not be chained
+    to the API error as "During handling of the above exception, another exception occurred"."""
+    refusing = FakeBirdEye(
+        fault=lambda r, n: httpx.Response(401, json={"success": False, "message": "Unauthorized"})
+    )
+    client = client_for(monkeypatch, refusing)
+
+    async def from_a_running_loop() -> None:
+        client.fetch_prices(DAY, [address()])
+
+    for call in (
+        lambda: client.fetch_prices(DAY, [address()]),
+        lambda: asyncio.run(from_a_running_loop()),
+    ):
+        with pytest.raises(RequestRejected) as info:
+            call()
+        chained = causes(info.value)
+        assert [type(e) for e in chained] == [RequestRejected]
+        printed = "".join(traceback.format_exception(info.value))
+        assert "no running event loop" not in printed

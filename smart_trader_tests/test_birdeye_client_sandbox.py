@@ -29,6 +29,7 @@ from smart_trader.resources.birdeye import BirdEyeClient, as_of_seconds, day_end
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.resources.http import ComputeUnitsExhausted, RequestRejected
 from smart_trader.sandbox import FaultConfig, SandboxConfig, create_app, ground_truth, shared_app
+from smart_trader.sandbox.transport import in_process, served_at
 from smart_trader.settings import Settings
 
 SEED = 7
@@ -75,7 +76,7 @@ def fetch_all(client: BirdEyeClient, tokens: pl.DataFrame, ranges: pl.DataFrame)
 @pytest.fixture(scope="module")
 def inputs() -> tuple[pl.DataFrame, pl.DataFrame]:
     """Tokens of the day and a wallet sample with several pages of swaps (bots) and few."""
-    client = BirdEyeClient(sandbox_seed=SEED, **FAST)
+    client = BirdEyeClient(connection=in_process(SEED), **FAST)
     tokens = client.fetch_token_metrics(DAY, SETTINGS).frame.select("token_address", "price_usd")
     truth = ground_truth(SEED, DAY)
     wallets = (
@@ -93,7 +94,7 @@ def inputs() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def sandbox_client(faults: str) -> BirdEyeClient:
-    return BirdEyeClient(sandbox_seed=SEED, sandbox_faults=faults, **FAST)
+    return BirdEyeClient(connection=in_process(SEED, faults), **FAST)
 
 
 def request_log(faults: str) -> list[Any]:
@@ -150,13 +151,13 @@ def test_as_of_clock_is_the_end_of_the_day_and_sandbox_use_is_logged() -> None:
             lines.append(msg)
 
     assert as_of_seconds(DAY) == int(dt.datetime(2026, 11, 21, tzinfo=dt.UTC).timestamp()) - 1
-    other_day = BirdEyeClient(sandbox_seed=SEED, **FAST).fetch_token_metrics(
+    other_day = BirdEyeClient(connection=in_process(SEED), **FAST).fetch_token_metrics(
         DAY - dt.timedelta(days=3), SETTINGS, log=Log()
     )
     assert other_day.frame["snapshot_date"].unique().to_list() == [DAY - dt.timedelta(days=3)]
     assert lines[0].startswith("BirdEye: no API key (BIRDEYE_API_KEY) set, using the in-process")
     changed = other_day.frame.join(
-        BirdEyeClient(sandbox_seed=SEED, **FAST).fetch_token_metrics(DAY, SETTINGS).frame,
+        BirdEyeClient(connection=in_process(SEED), **FAST).fetch_token_metrics(DAY, SETTINGS).frame,
         on="token_address",
         how="semi",
     )
@@ -275,9 +276,8 @@ def served_faulty() -> Iterator[Served]:
 def socket_client(served: Served, **fields: Any) -> BirdEyeClient:
     # The server shares this process (and its GIL): allow for queueing in the timeout.
     return BirdEyeClient(
+        connection=served_at(served.url),
         api_key=fields.pop("api_key", "right-key"),
-        base_url=served.url,
-        sandbox_server=True,
         **{**FAST, "timeout_seconds": 2.0, **fields},
     )
 
@@ -337,12 +337,15 @@ def test_plan_rate_is_kept_over_a_socket(
 def test_helius_in_process_and_over_a_socket() -> None:
     url = "https://hooks.example.com/smart-trader"
     first, second = (str(Keypair().pubkey()) for _ in range(2))
-    in_process = HeliusClient(sandbox_seed=SEED, webhook_url=url, auth_header="Bearer x")
-    for served in serve(SandboxConfig(seed=SEED, helius_api_key="hel-key-42")):
+    in_app = HeliusClient(connection=in_process(SEED), webhook_url=url, auth_header="Bearer x")
+    for sandbox in serve(SandboxConfig(seed=SEED, helius_api_key="hel-key-42")):
         over_socket = HeliusClient(
-            api_key="hel-key-42", base_url=served.url, webhook_url=url, requests_per_second=50
+            connection=served_at(sandbox.url),
+            api_key="hel-key-42",
+            webhook_url=url,
+            requests_per_second=50,
         )
-        for client in (in_process, over_socket):
+        for client in (in_app, over_socket):
             existing = client.find_webhook_for_url()
             if existing is not None:
                 client.delete_webhook(existing.webhook_id)
@@ -355,7 +358,9 @@ def test_helius_in_process_and_over_a_socket() -> None:
             assert client.find_webhook_for_url(url) is None
             with pytest.raises(RequestRejected, match=r"/v0/webhooks/\{webhookID\}: HTTP 404"):
                 client.get_webhook(created.webhook_id)
-        bad = HeliusClient(api_key="hel-wrong-key", base_url=served.url, webhook_url=url)
+        bad = HeliusClient(
+            connection=served_at(sandbox.url), api_key="hel-wrong-key", webhook_url=url
+        )
         with pytest.raises(RequestRejected) as info:
             bad.list_webhooks()
         assert str(info.value).startswith("Helius /v0/webhooks: HTTP 401")

@@ -32,6 +32,7 @@ from smart_trader.defs.monitoring.assets import HELIUS_SYNC_LOG
 from smart_trader.defs.silver.assets import WALLET_PNL, WALLET_TOKEN_PNL
 from smart_trader.lake import Lake
 from smart_trader.resources.helius import HeliusClient
+from smart_trader.sandbox.transport import in_process
 from smart_trader.settings import Settings, load_settings
 from smart_trader_tests.pipeline import WEBHOOK_URL, build_pipeline, sync_config
 
@@ -107,7 +108,8 @@ def test_blocking_checks_stop_silver_gold_and_the_sync_in_the_same_run(tmp_path:
         assert pipeline.lake.version(table) is None, table.path
     assert pipeline.lake.version(schemas.HELIUS_SYNC_LOG) is None
     helius = HeliusClient(
-        webhook_url=WEBHOOK_URL, sandbox_state_path=str(tmp_path / "helius_webhooks.json")
+        connection=in_process(helius_state_path=str(tmp_path / "helius_webhooks.json")),
+        webhook_url=WEBHOOK_URL,
     )
     assert helius.find_webhook_for_url(WEBHOOK_URL) is None
     # the run's event log names the failed checks and why
@@ -129,7 +131,8 @@ def test_the_sync_refuses_a_gold_partition_whose_checks_failed(tmp_path: Path) -
     pipeline = build_pipeline(tmp_path, SETTINGS)
     assert pipeline.run(D).success
     helius = HeliusClient(
-        webhook_url=WEBHOOK_URL, sandbox_state_path=str(tmp_path / "helius_webhooks.json")
+        connection=in_process(helius_state_path=str(tmp_path / "helius_webhooks.json")),
+        webhook_url=WEBHOOK_URL,
     )
     webhook = helius.find_webhook_for_url(WEBHOOK_URL)
     assert webhook is not None and webhook.account_addresses

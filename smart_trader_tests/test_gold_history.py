@@ -137,27 +137,3 @@ def test_matches_gold_fails_when_gold_changes_after_the_history(tmp_path: Path) 
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed
     assert evaluation.metadata["violations"].value == 2
-
-
-def test_automation_runs_the_history_after_gold(tmp_path: Path) -> None:
-    pipeline = build_pipeline(
-        tmp_path, Settings(tokens_per_day=2, holders_per_token=5, max_holder_pages=1)
-    )
-    settled = dt.datetime.combine(D4, dt.time(0, 40), tzinfo=dt.UTC)
-    cursor: dg.AssetDaemonCursor | None = None
-
-    def requested() -> set[str | None]:
-        nonlocal cursor
-        result = dg.evaluate_automation_conditions(
-            defs=pipeline.defs, instance=pipeline.instance, evaluation_time=settled, cursor=cursor
-        )
-        cursor = result.cursor
-        return set(result.get_requested_partitions(WALLET_HISTORY))
-
-    assert requested() == set()  # no gold day yet
-    graph = pipeline.defs.resolve_asset_graph()
-    upstream = [k for k in graph.get_all_asset_keys() if k != WALLET_HISTORY]
-    assert pipeline.run_selection(D3, upstream).success
-    assert requested() == {D3.isoformat()}
-    assert pipeline.run_selection(D3, [WALLET_HISTORY]).success
-    assert requested() == set()

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from smart_trader.receiver.parse import WEBHOOK_TRANSACTION_TYPES
+from smart_trader.resources.api_client import Connection
 from smart_trader.resources.helius import HeliusClient, Webhook
 from smart_trader.resources.http import RequestRejected, RetriesExhausted, redact
 
@@ -58,9 +59,11 @@ class FakeHelius:
 
 
 def client_for(monkeypatch: pytest.MonkeyPatch, fake: FakeHelius, **fields: Any) -> HeliusClient:
-    transport = httpx.MockTransport(fake)
-    monkeypatch.setattr(HeliusClient, "_transport", lambda self: (transport, "https://helius.test"))
+    connection = Connection(
+        base_url="https://helius.test", sandbox=False, transport=lambda: httpx.MockTransport(fake)
+    )
     defaults: dict[str, Any] = {
+        "connection": connection,
         "api_key": KEY,
         "webhook_url": URL,
         "auth_header": "Bearer hook-secret",

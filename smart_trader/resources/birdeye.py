@@ -1,25 +1,20 @@
 """BirdEye client: the bronze fetches over the live API, a served sandbox or the in-process one.
 
-Without an API key the client talks to the in-process sandbox market (httpx.ASGITransport on
-`smart_trader.sandbox.shared_app`), and says so in the log. The sandbox can answer any day: the
-client sends `x-sandbox-as-of` = the last second of partition day D. The live API only knows
-"now", so a live list/holders/prices fetch for a day older than yesterday fails instead of
-storing today's answer under an old date.
+Which of them is the client's connection (resources.api_client), decided when the definitions
+load. The sandbox can answer any day: the client sends `x-sandbox-as-of` = the last second of
+partition day D. The live API only knows "now", so a live list/holders/prices fetch for a day
+older than yesterday fails instead of storing today's answer under an old date.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import math
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import dagster as dg
-import httpx
 import polars as pl
 from pydantic import Field
 
@@ -29,6 +24,7 @@ from smart_trader.ingest.ledger import FetchResult, Ledger
 from smart_trader.ingest.prices import MULTI_PRICE, PriceCollector
 from smart_trader.ingest.swaps import TRADER_TXS, SwapCollector, transaction_history_result
 from smart_trader.ingest.token_list import TOKEN_LIST, TokenListCollector, token_list_params
+from smart_trader.resources.api_client import ApiClient
 from smart_trader.resources.http import (
     COMPUTE_UNITS_MESSAGE,
     ApiSession,
@@ -37,15 +33,11 @@ from smart_trader.resources.http import (
     LogLike,
     Progress,
     RequestRejected,
-    RetryPolicy,
     gather_all,
     run_sync,
 )
 from smart_trader.settings import Settings
 
-LIVE_BASE_URL = "https://public-api.birdeye.so"
-SANDBOX_BASE_URL = "http://birdeye.sandbox"
-SANDBOX_PLACEHOLDER_KEY = "sandbox"
 AS_OF_HEADER = "x-sandbox-as-of"
 # Live plan default when none is configured: Lite/Starter allow 15 requests/s per account.
 LIVE_DEFAULT_RPS = 15.0
@@ -56,7 +48,6 @@ PRICE_BATCH = 100
 TOKENS_PROGRESS_EVERY = 10
 
 U = TypeVar("U")
-_logger = logging.getLogger(__name__)
 
 
 class LiveHistoryUnavailable(RuntimeError):
@@ -111,88 +102,42 @@ def _price_map(body: Any) -> dict[str, Any]:
     return data
 
 
-class BirdEyeClient(dg.ConfigurableResource):
+class BirdEyeClient(ApiClient):
     """BirdEye over httpx: shared token bucket, retries with backoff, full pagination."""
 
-    api_key: str | None = Field(
-        default=None, description="BirdEye X-API-KEY (env BIRDEYE_API_KEY); none: sandbox"
-    )
-    base_url: str = Field(default=LIVE_BASE_URL, description="BirdEye API root")
-    sandbox_server: bool = Field(
-        default=False,
-        description="base_url is a served sandbox: send its as-of clock, allow any day",
-    )
+    service = "BirdEye"
+    key_variable = "BIRDEYE_API_KEY"
+    live_base_url = "https://public-api.birdeye.so"
+    resource_key = "birdeye"
+
     requests_per_second: float | None = Field(
         default=None,
-        description="the plan's per-account limit; default 15 live, unlimited in process",
+        description="the plan's per-account limit; default 15 live, unlimited in the sandbox",
     )
-    max_retries: int = Field(default=6, ge=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
     max_concurrency: int = Field(default=16, ge=1)
-    backoff_initial_seconds: float = Field(default=0.25, ge=0)
-    backoff_max_seconds: float = Field(default=10.0, ge=0)
-    backoff_jitter_seconds: float = Field(default=0.5, ge=0)
-    max_retry_after_seconds: float = Field(default=60.0, ge=0)
     progress_every: int = Field(default=200, ge=1, description="log progress every N units")
-    sandbox_seed: int | None = Field(default=None, description="in-process sandbox seed")
-    sandbox_faults: str | None = Field(
-        default=None,
-        description="in-process sandbox faults (SMART_TRADER_SANDBOX_FAULTS)",
-    )
-
-    @property
-    def in_process(self) -> bool:
-        return not self.api_key and not self.sandbox_server
-
-    @property
-    def is_sandbox(self) -> bool:
-        return self.in_process or self.sandbox_server
-
-    @property
-    def is_live(self) -> bool:
-        return not self.is_sandbox
 
     @property
     def data_source(self) -> str:
+        """bronze's data_source: what the connection's mode stores."""
         return "sandbox" if self.is_sandbox else "birdeye"
 
-    # -- session -------------------------------------------------------------------------------
-
-    def _transport(self, log: LogLike | None) -> tuple[httpx.AsyncBaseTransport | None, str]:
-        """(transport, base URL): the in-process sandbox without a key, else the network."""
-        if not self.in_process:
-            return None, self.base_url
-        from smart_trader.sandbox import default_seed, shared_app
-
-        seed = self.sandbox_seed if self.sandbox_seed is not None else default_seed()
-        faults = self.sandbox_faults or os.environ.get("SMART_TRADER_SANDBOX_FAULTS") or ""
-        (log or _logger).info(
-            "BirdEye: no API key (BIRDEYE_API_KEY) set, using the in-process sandbox "
-            f"market (seed {seed}" + (f", faults {faults!r}" if faults else "") + ")"
-        )
-        return httpx.ASGITransport(app=shared_app(seed, faults)), SANDBOX_BASE_URL
-
     def _session(self, log: LogLike | None) -> ApiSession:
-        transport, base_url = self._transport(log)
         rps = self.requests_per_second
         if rps is None and self.is_live:
             rps = LIVE_DEFAULT_RPS
-        key = self.api_key or SANDBOX_PLACEHOLDER_KEY
-        return ApiSession(
-            service="BirdEye",
-            base_url=base_url,
-            transport=transport,
-            headers={"X-API-KEY": key, "x-chain": "solana", "accept": "application/json"},
+        return self._new_session(
+            log,
+            headers={"X-API-KEY": self.key, "x-chain": "solana", "accept": "application/json"},
             query={},
-            secrets=[self.api_key],
             requests_per_second=rps,
             max_concurrency=self.max_concurrency,
-            timeout_seconds=self.timeout_seconds,
-            retry=RetryPolicy.of(self),
         )
 
     def _clock_headers(self, day: dt.date, endpoint: str) -> dict[str, str]:
-        """As-of header for the sandbox; refuses a day the live API can no longer answer for."""
+        """As-of header for the sandbox; refuses a day the live API can no longer answer for
+        (and, first, a key and connection that disagree)."""
+        self.check_mode()
         if self.is_sandbox:
             return {AS_OF_HEADER: str(as_of_seconds(day))}
         oldest = _now().date() - dt.timedelta(days=1)
@@ -211,10 +156,17 @@ class BirdEyeClient(dg.ConfigurableResource):
         headers: Mapping[str, str],
         parse: Any,
         pages_done: int = 0,
+        subject: str | None = None,
     ) -> Any:
         """GET one page; the next page of a long listing goes before a new listing's first."""
         return await session.request(
-            "GET", endpoint, parse, params=params, headers=headers, priority=-pages_done
+            "GET",
+            endpoint,
+            parse,
+            params=params,
+            headers=headers,
+            priority=-pages_done,
+            subject=subject,
         )
 
     # -- token_metrics ---------------------------------------------------------------------------
@@ -301,7 +253,15 @@ class BirdEyeClient(dg.ConfigurableResource):
                         "limit": PAGE_LIMIT,
                         "ui_amount_mode": "raw",
                     }
-                    items, _ = await self._get(session, HOLDERS, params, headers, _items_page, page)
+                    items, _ = await self._get(
+                        session,
+                        HOLDERS,
+                        params,
+                        headers,
+                        _items_page,
+                        page,
+                        f"the holders of token {collector.token_address}",
+                    )
                     collector.add_page(items, _now(), PAGE_LIMIT)
                     progress.page(len(items))
                     if collector.kept_owners >= settings.holders_per_token:
@@ -377,6 +337,10 @@ class BirdEyeClient(dg.ConfigurableResource):
         # nothing at `start` is missed; the collector filters to [start, end).
         after = int(collector.start.timestamp()) - 1
         before = int(collector.end.timestamp())
+        subject = (
+            f"the swaps of wallet {collector.wallet} in [{collector.start.isoformat()}, "
+            f"{collector.end.isoformat()})"
+        )
         offset = pages = 0
         oldest: float | None = None
         while True:
@@ -403,7 +367,7 @@ class BirdEyeClient(dg.ConfigurableResource):
                 params["after_time"] = after
             try:
                 items, has_next = await self._get(
-                    session, TRADER_TXS, params, {}, _items_page, pages
+                    session, TRADER_TXS, params, {}, _items_page, pages, subject
                 )
             except RequestRejected as exc:
                 # The old seek_by_time rule: both bounds at once → 422. Page down from
@@ -446,7 +410,10 @@ class BirdEyeClient(dg.ConfigurableResource):
 
             async def one_batch(batch: list[str]) -> None:
                 params = {"list_address": ",".join(batch), "ui_amount_mode": "raw"}
-                data = await self._get(session, MULTI_PRICE, params, headers, _price_map)
+                subject = f"the prices of {len(batch)} tokens, {batch[0]} first"
+                data = await self._get(
+                    session, MULTI_PRICE, params, headers, _price_map, subject=subject
+                )
                 collector.add_batch(batch, data, _now())
                 progress.page(len(data))
                 progress.unit_done()
@@ -478,9 +445,3 @@ def _with_stats(result: FetchResult, session: ApiSession) -> FetchResult:
         counts=result.counts,
         stats=session.stats.as_metadata(),
     )
-
-
-def birdeye_from_env(**overrides: Any) -> BirdEyeClient:
-    """The client as the code location configures it: key from BIRDEYE_API_KEY when set."""
-    key: Any = dg.EnvVar("BIRDEYE_API_KEY") if os.environ.get("BIRDEYE_API_KEY") else None
-    return BirdEyeClient(**{"api_key": key, **overrides})

@@ -1,40 +1,25 @@
 """Helius webhooks client: create, list, get, edit (full replace), delete, find by URL.
 
 Helius authenticates with an `api-key` query parameter, so the key is part of every request URL:
-it is redacted from every error message and log line (see resources.http). Without a key the
-client talks to the in-process sandbox's Helius routes.
+it is redacted from every error message and log line (see resources.http). Where the requests go
+(live Helius or the sandbox's Helius routes) is the client's connection (resources.api_client).
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dagster as dg
-import httpx
 from pydantic import Field
 
 from smart_trader.receiver.parse import WEBHOOK_TRANSACTION_TYPES
-from smart_trader.resources.http import (
-    ApiSession,
-    BodyInvalid,
-    BodyRefused,
-    LogLike,
-    RetryPolicy,
-    run_sync,
-)
+from smart_trader.resources.api_client import ApiClient
+from smart_trader.resources.http import BodyInvalid, BodyRefused, LogLike, run_sync
 
-LIVE_BASE_URL = "https://api.helius.xyz"
-SANDBOX_BASE_URL = "http://helius.sandbox"
-SANDBOX_PLACEHOLDER_KEY = "sandbox"
 MAX_ADDRESSES = 100_000  # per webhook, via the API
 WEBHOOKS = "/v0/webhooks"
 WEBHOOK = "/v0/webhooks/{webhookID}"
-
-_logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,64 +112,24 @@ def _deleted(body: Any) -> None:
     _refuse_error(body)
 
 
-class HeliusClient(dg.ConfigurableResource):
+class HeliusClient(ApiClient):
     """Helius webhook management over httpx (retries on 429/5xx, key redacted everywhere)."""
 
-    api_key: str | None = Field(default=None, description="env HELIUS_API_KEY; none: sandbox")
-    base_url: str = Field(default=LIVE_BASE_URL)
+    service = "Helius"
+    key_variable = "HELIUS_API_KEY"
+    live_base_url = "https://api.helius.xyz"
+    resource_key = "helius"
+
     webhook_url: str | None = Field(default=None, description="where Helius delivers events")
     auth_header: str | None = Field(
         default=None, description="sent back verbatim as Authorization on every delivery"
     )
     requests_per_second: float = Field(default=2.0, gt=0, description="Free plan: 2/s")
     max_retries: int = Field(default=5, ge=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
     backoff_initial_seconds: float = Field(default=0.5, ge=0)
-    backoff_max_seconds: float = Field(default=10.0, ge=0)
-    backoff_jitter_seconds: float = Field(default=0.5, ge=0)
-    max_retry_after_seconds: float = Field(default=60.0, ge=0)
     # The types trades arrive as; the receiver reads transfers, not the type (receiver.parse).
     transaction_types: list[str] = Field(default_factory=lambda: list(WEBHOOK_TRANSACTION_TYPES))
     webhook_type: str = Field(default="enhanced")
-    sandbox_seed: int | None = None
-    sandbox_faults: str | None = None
-    sandbox_state_path: str | None = Field(
-        default=None, description="file the in-process sandbox keeps its webhooks in"
-    )
-
-    @property
-    def in_process(self) -> bool:
-        return not self.api_key
-
-    def _transport(self) -> tuple[httpx.AsyncBaseTransport | None, str]:
-        """(transport, base URL): the in-process sandbox without a key, else the network."""
-        if not self.in_process:
-            return None, self.base_url
-        from smart_trader.sandbox import default_seed, shared_app
-
-        seed = self.sandbox_seed if self.sandbox_seed is not None else default_seed()
-        faults = self.sandbox_faults or os.environ.get("SMART_TRADER_SANDBOX_FAULTS") or ""
-        # Only a non-default option makes a separate app: otherwise BirdEye and Helius calls
-        # share one, and one request log.
-        options = {"helius_state_path": self.sandbox_state_path} if self.sandbox_state_path else {}
-        app = shared_app(seed, faults, **options)
-        _logger.info("Helius: no API key (HELIUS_API_KEY) set, using the in-process sandbox")
-        return httpx.ASGITransport(app=app), SANDBOX_BASE_URL
-
-    def _session(self) -> ApiSession:
-        transport, base_url = self._transport()
-        return ApiSession(
-            service="Helius",
-            base_url=base_url,
-            transport=transport,
-            headers={"accept": "application/json"},
-            query={"api-key": self.api_key or SANDBOX_PLACEHOLDER_KEY},
-            secrets=[self.api_key, self.auth_header],
-            requests_per_second=self.requests_per_second,
-            max_concurrency=4,
-            timeout_seconds=self.timeout_seconds,
-            retry=RetryPolicy.of(self),
-        )
 
     async def _call(
         self,
@@ -196,7 +141,15 @@ class HeliusClient(dg.ConfigurableResource):
         body: Any = None,
         idempotent: bool = True,
     ) -> Any:
-        async with self._session() as session:
+        session = self._new_session(
+            None,
+            headers={"accept": "application/json"},
+            query={"api-key": self.key},
+            requests_per_second=self.requests_per_second,
+            max_concurrency=4,
+            secrets=[self.auth_header],
+        )
+        async with session:
             return await session.request(
                 method,
                 endpoint,
@@ -308,9 +261,3 @@ def _checked_addresses(addresses: Sequence[str]) -> tuple[str, ...]:
             f"(got {len(unique):,})"
         )
     return unique
-
-
-def helius_from_env(**overrides: Any) -> HeliusClient:
-    """The client as the code location configures it: key from HELIUS_API_KEY when set."""
-    key: Any = dg.EnvVar("HELIUS_API_KEY") if os.environ.get("HELIUS_API_KEY") else None
-    return HeliusClient(**{"api_key": key, **overrides})

@@ -5,8 +5,10 @@ token from one shared bucket sized to the plan's requests per second, so many co
 requests together stay under the plan's limit instead of provoking 429s. Transient failures
 (429, 5xx, timeouts, broken connections, bodies that are not the promised JSON) are retried with
 exponential backoff and jitter, honouring Retry-After; a request the server refuses on its merits
-(400/401/403/404...) fails at once. Every message that leaves this module is redacted: API keys
-never reach logs, exceptions or metadata.
+(400/401/403/404...) fails at once. The session counts requests, retries, 429s, 5xx answers and
+transport errors per endpoint (`RequestStats.as_metadata`, which the bronze assets put in their
+materialization metadata). Every message that leaves this module is redacted: API keys never
+reach logs, exceptions or metadata.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
-import heapq
-import itertools
 import json
 import logging
 import re
@@ -28,6 +28,8 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 import stamina
+
+from smart_trader.resources.pacer import Pacer
 
 T = TypeVar("T")
 
@@ -75,16 +77,26 @@ stamina.instrumentation.set_on_retry_hooks([])
 
 
 class ApiError(Exception):
-    """A request failed; the message names the service, endpoint and status, never a key."""
+    """A request failed; the message names the service, endpoint and status, never a key, and
+    what was being fetched when the caller said (`subject`: a wallet and its time range...)."""
 
-    def __init__(self, service: str, endpoint: str, status: int | None, detail: str) -> None:
+    def __init__(
+        self,
+        service: str,
+        endpoint: str,
+        status: int | None,
+        detail: str,
+        subject: str | None = None,
+    ) -> None:
         self.service = service
         self.endpoint = endpoint
         self.status = status
         self.detail = detail
+        self.subject = subject
         where = f"{service} {endpoint}"
         status_text = f"HTTP {status}" if status is not None else "no response"
-        super().__init__(f"{where}: {status_text}: {detail}")
+        fetching = f"; fetching {subject}" if subject else ""
+        super().__init__(f"{where}: {status_text}: {detail}{fetching}")
 
 
 class RequestRejected(ApiError):
@@ -135,16 +147,49 @@ class RetryPolicy:
 
 
 @dataclass
-class RequestStats:
-    """What the session did on the wire, for progress logs, metadata and the benchmark."""
+class WireCounts:
+    """Requests and faults of one endpoint, or of a whole session."""
 
     requests: int = 0
     retries: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: int = 0
+
+    def add(self, other: WireCounts) -> None:
+        self.requests += other.requests
+        self.retries += other.retries
+        self.statuses.update(other.statuses)
+        self.transport_errors += other.transport_errors
+
+    def as_metadata(self, prefix: str = "") -> dict[str, int]:
+        return {
+            f"{prefix}http_requests": self.requests,
+            f"{prefix}http_retries": self.retries,
+            f"{prefix}http_429": self.statuses.get(429, 0),
+            f"{prefix}http_5xx": sum(n for status, n in self.statuses.items() if status >= 500),
+            f"{prefix}http_transport_errors": self.transport_errors,
+        }
+
+
+@dataclass
+class RequestStats:
+    """What the session did on the wire, per endpoint and in total, for progress logs,
+    materialization metadata and the benchmark."""
+
+    endpoints: dict[str, WireCounts] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     first_sent: float | None = None
     last_answered: float | None = None
+
+    def of(self, endpoint: str) -> WireCounts:
+        return self.endpoints.setdefault(endpoint, WireCounts())
+
+    @property
+    def total(self) -> WireCounts:
+        total = WireCounts()
+        for counts in self.endpoints.values():
+            total.add(counts)
+        return total
 
     @property
     def elapsed(self) -> float:
@@ -158,15 +203,14 @@ class RequestStats:
         return self.last_answered - self.first_sent
 
     def as_metadata(self) -> dict[str, int | float]:
-        return {
-            "http_requests": self.requests,
-            "http_retries": self.retries,
-            "http_429": self.statuses.get(429, 0),
-            "http_5xx": sum(n for status, n in self.statuses.items() if status >= 500),
-            "http_transport_errors": self.transport_errors,
-            "http_seconds": round(self.elapsed, 3),
-            "http_wire_seconds": round(self.wire_seconds, 3),
-        }
+        """Totals (`http_retries`...), then per endpoint (`/defi/multi_price http_retries`...),
+        keyed like the bronze assets' record counts (`/defi/multi_price stored`)."""
+        metadata: dict[str, int | float] = dict(self.total.as_metadata())
+        for endpoint, counts in sorted(self.endpoints.items()):
+            metadata |= counts.as_metadata(f"{endpoint} ")
+        metadata["http_seconds"] = round(self.elapsed, 3)
+        metadata["http_wire_seconds"] = round(self.wire_seconds, 3)
+        return metadata
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -206,55 +250,6 @@ def error_detail(body: bytes) -> str:
         if isinstance(message, str):
             return message[:_DETAIL_CHARS]
     return json.dumps(parsed)[:_DETAIL_CHARS]
-
-
-class Pacer:
-    """A token bucket of one token at `rate` per second, shared by concurrent requests, whose
-    waiters go in priority order (lower first, then first come).
-
-    Why not aiolimiter's first-come bucket: a wallet's pages are sequential, so with many
-    wallets queued a long history (a bot's 40 pages) waits a full queue length per page and
-    ends up alone at the end of the fetch, running far below the plan's rate. Giving the next
-    page of a long history priority over the first page of a new wallet keeps the fetch at the
-    rate to the end. Slots are spaced from the previous slot, not from the late wake-up, so
-    event-loop latency does not lower the rate; lateness is recovered only up to half a slot,
-    so two requests are never closer than half an interval.
-    """
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
-        self._next_slot = 0.0
-        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
-
-    async def acquire(self, priority: float = 0.0) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self._waiters, (priority, next(self._order), future))
-        self._wake(loop)
-        await future
-
-    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._timer is not None:
-            return
-        while self._waiters and self._waiters[0][2].done():  # cancelled while waiting
-            heapq.heappop(self._waiters)
-        if not self._waiters:
-            return
-        now = loop.time()
-        if now < self._next_slot:
-            self._timer = loop.call_at(self._next_slot, self._fire, loop)
-            return
-        _, _, future = heapq.heappop(self._waiters)
-        future.set_result(None)
-        self._next_slot = max(self._next_slot, now - self._interval / 2) + self._interval
-        if self._waiters:
-            self._timer = loop.call_at(self._next_slot, self._fire, loop)
-
-    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = None
-        self._wake(loop)
 
 
 class ApiSession:
@@ -312,10 +307,8 @@ class ApiSession:
     def redact(self, text: str) -> str:
         return redact(text, self._secrets)
 
-    def _error(
-        self, cls: type[ApiError], endpoint: str, status: int | None, detail: str
-    ) -> ApiError:
-        return cls(self.service, endpoint, status, self.redact(detail))
+    def _error(self, cls: type[ApiError], call: _Call, status: int | None, detail: str) -> ApiError:
+        return cls(self.service, call.endpoint, status, self.redact(detail), call.subject)
 
     async def request(
         self,
@@ -330,23 +323,28 @@ class ApiSession:
         idempotent: bool = True,
         empty_ok: bool = False,
         priority: float = 0.0,
+        subject: str | None = None,
     ) -> T:
         """Send until a parsed answer comes back or the failure is final.
 
-        endpoint names the API route in errors and logs (never the query string); path is the
-        concrete path when it differs (an id inside it). `parse` turns the decoded JSON into the
-        result and raises BodyInvalid when the shape is wrong. A non-idempotent request is
-        retried only when the server certainly did not act on it (429). Lower priority values
-        get the next rate-limit slot first.
+        endpoint names the API route in errors, logs and metadata (never the query string); path
+        is the concrete path when it differs (an id inside it). `parse` turns the decoded JSON
+        into the result and raises BodyInvalid when the shape is wrong. A non-idempotent request
+        is retried only when the server certainly did not act on it (429). Lower priority values
+        get the next rate-limit slot first. subject says what is being fetched, for errors.
         """
+        call = _Call(
+            method, endpoint, path or endpoint, params, headers, json_body, empty_ok, subject
+        )
         policy = self._retry
+        counts = self.stats.of(endpoint)
 
         def backoff(exc: Exception) -> bool | float:
             if not isinstance(exc, _Transient):
                 return False
             if not idempotent and exc.final.status != 429:
                 return False
-            self.stats.retries += 1
+            counts.retries += 1
             if exc.retry_after is not None:
                 return min(exc.retry_after, policy.max_retry_after_seconds)
             return True
@@ -363,17 +361,7 @@ class ApiSession:
             ):
                 tries = attempt.num
                 with attempt:
-                    return await self._attempt(
-                        method,
-                        endpoint,
-                        path or endpoint,
-                        parse,
-                        params,
-                        headers,
-                        json_body,
-                        empty_ok,
-                        priority,
-                    )
+                    return await self._attempt(call, parse, counts, priority)
         except _Transient as exc:
             final = exc.final
             if isinstance(final, InvalidResponse):
@@ -384,61 +372,56 @@ class ApiSession:
                 else "not retried: the server may have acted on it"
             )
             raise self._error(
-                RetriesExhausted, endpoint, final.status, f"{final.detail} ({note})"
+                RetriesExhausted, call, final.status, f"{final.detail} ({note})"
             ) from None
         raise AssertionError("unreachable: stamina either returns or raises")
 
     async def _attempt(
-        self,
-        method: str,
-        endpoint: str,
-        path: str,
-        parse: Callable[[Any], T],
-        params: Mapping[str, str | int | float] | None,
-        headers: Mapping[str, str] | None,
-        json_body: Any,
-        empty_ok: bool,
-        priority: float,
+        self, call: _Call, parse: Callable[[Any], T], counts: WireCounts, priority: float
     ) -> T:
         assert self._client is not None, "use ApiSession as an async context manager"
-        query = {**self._query, **(params or {})}
+        query = {**self._query, **(call.params or {})}
         async with self._semaphore:
             if self._pacer is not None:
                 await self._pacer.acquire(priority)
-            self.stats.requests += 1
+            counts.requests += 1
             if self.stats.first_sent is None:
                 self.stats.first_sent = time.monotonic()
             try:
                 # wait_for also bounds in-process (ASGI) transports, which ignore httpx timeouts.
                 response = await asyncio.wait_for(
                     self._client.request(
-                        method, path, params=query, headers=headers, json=json_body
+                        call.method,
+                        call.path,
+                        params=query,
+                        headers=call.headers,
+                        json=call.json_body,
                     ),
                     timeout=self._timeout,
                 )
             except (TimeoutError, httpx.TimeoutException):
-                self.stats.transport_errors += 1
+                counts.transport_errors += 1
                 raise _Transient(
-                    self._error(ApiError, endpoint, None, f"timed out after {self._timeout}s")
+                    self._error(ApiError, call, None, f"timed out after {self._timeout}s")
                 ) from None
             except httpx.TransportError as exc:
-                self.stats.transport_errors += 1
+                counts.transport_errors += 1
                 detail = f"{type(exc).__name__}: {exc}"
-                raise _Transient(self._error(ApiError, endpoint, None, detail)) from None
+                raise _Transient(self._error(ApiError, call, None, detail)) from None
         status = response.status_code
-        self.stats.statuses[status] += 1
+        counts.statuses[status] += 1
         self.stats.last_answered = time.monotonic()
         body = response.content
         if status == 429 or status == 408 or status >= 500:
             raise _Transient(
-                self._error(ApiError, endpoint, status, error_detail(body)),
+                self._error(ApiError, call, status, error_detail(body)),
                 parse_retry_after(response.headers.get("retry-after")),
             )
         if status >= 300:
             detail = error_detail(body)
             cls = ComputeUnitsExhausted if COMPUTE_UNITS_MESSAGE in detail else RequestRejected
-            raise self._error(cls, endpoint, status, detail)
-        if empty_ok and not body.strip():
+            raise self._error(cls, call, status, detail)
+        if call.empty_ok and not body.strip():
             return parse(None)
         try:
             decoded = json.loads(body)
@@ -447,7 +430,7 @@ class ApiSession:
             raise _Transient(
                 self._error(
                     InvalidResponse,
-                    endpoint,
+                    call,
                     status,
                     f"body is not valid JSON ({len(body)} bytes, starts {snippet!r})",
                 )
@@ -457,18 +440,31 @@ class ApiSession:
         except BodyRefused as exc:
             detail = str(exc)
             cls = ComputeUnitsExhausted if COMPUTE_UNITS_MESSAGE in detail else RequestRejected
-            raise self._error(cls, endpoint, status, detail) from None
+            raise self._error(cls, call, status, detail) from None
         except BodyInvalid as exc:
             raise _Transient(
-                self._error(InvalidResponse, endpoint, status, f"unexpected response: {exc}")
+                self._error(InvalidResponse, call, status, f"unexpected response: {exc}")
             ) from None
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One request as the caller asked for it, whatever attempt is on the wire."""
+
+    method: str
+    endpoint: str
+    path: str
+    params: Mapping[str, str | int | float] | None
+    headers: Mapping[str, str] | None
+    json_body: Any
+    empty_ok: bool
+    subject: str | None
+
+
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine from synchronous code, also when the caller is inside an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    """Run a coroutine from synchronous code, also when the caller is inside an event loop
+    (then in a thread of its own: a running loop cannot run another coroutine to the end)."""
+    if not _loop_running():
         return asyncio.run(factory())
     box: dict[str, Any] = {}
 
@@ -484,6 +480,16 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _loop_running() -> bool:
+    """Whether this thread runs an event loop. Asked apart from run_sync's work so that the
+    RuntimeError asyncio answers "no" with is handled here and chained to no later error."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class Progress:
@@ -513,12 +519,12 @@ class Progress:
     def report(self) -> None:
         if self._log is None:
             return
-        stats = self._stats
+        total, elapsed = self._stats.total, self._stats.elapsed
         self._log.info(
             f"{self._what}: {self.done}/{self._total} done, {self.pages} pages, {self.rows} rows, "
-            f"{stats.requests} requests in {stats.elapsed:.1f}s "
-            f"({stats.requests / stats.elapsed:.1f}/s), {stats.retries} retries, "
-            f"{stats.statuses.get(429, 0)} x 429"
+            f"{total.requests} requests in {elapsed:.1f}s "
+            f"({total.requests / elapsed:.1f}/s), {total.retries} retries, "
+            f"{total.statuses.get(429, 0)} x 429"
         )
 
 

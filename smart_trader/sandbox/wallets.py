@@ -31,6 +31,7 @@ from smart_trader.sandbox.tokens import (
     SOL,
     USDC_I,
     USDT_I,
+    Lru,
     Tokens,
     raw_amount,
 )
@@ -302,6 +303,7 @@ class Population:
         self.bag_phase: Arr = rng.integers(0, 1 << 20, n).astype(np.int64)
         self.bag_usd: F64 = rng.uniform(800, 5000, n)
         self.bag_hold: Arr = rng.integers(*BAG_HOLD_DAYS, n).astype(np.int64)
+        self._bag_cache: Lru[tuple[int, int], tuple[Arr, Arr, Arr, Arr, Arr]] = Lru(16)
 
     def _stakers(self, rng: np.random.Generator) -> None:
         pool = np.concatenate([self.by_archetype[k] for k in _STAKING_KINDS])
@@ -328,6 +330,10 @@ class Population:
 
     def bags(self, first_day: int, last_day: int) -> tuple[Arr, Arr, Arr, Arr, Arr]:
         """Bags bought on days [first_day, last_day]: (wallet, asset, raw, bought_t, sold_t)."""
+        key = (first_day, last_day)
+        return self._bag_cache.get(key, lambda: self._compute_bags(first_day, last_day))
+
+    def _compute_bags(self, first_day: int, last_day: int) -> tuple[Arr, Arr, Arr, Arr, Arr]:
         tok = self.tokens
         span = last_day - first_day + 1
         rows_b: list[Arr] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,7 +20,7 @@ from starlette.routing import Route
 
 from smart_trader.sandbox.errors import ApiError, json_response
 from smart_trader.sandbox.helius import WebhookStore, helius_guard
-from smart_trader.sandbox.market import Market, get_market
+from smart_trader.sandbox.market import Market, day_end, get_market
 from smart_trader.sandbox.tokens import SOL
 from smart_trader.sandbox.wallets import DEXES, KIND_SWAP, SwapTable, slot_of
 
@@ -206,3 +207,23 @@ def routes(gate: Gate) -> list[Route]:
         return json_response(asdict(report))
 
     return [Route("/sandbox/helius/deliver", helius_guard(gate, deliver), methods=["POST"])]
+
+
+def deliver_day(
+    seed: int, state_path: str, day: date, retry_seconds: float = 1.0
+) -> DeliveryReport:
+    """The swaps of UTC `day` to every webhook stored in `state_path`, now: what Helius would
+    have pushed as the day's blocks landed (`smart-trader sandbox deliver`)."""
+
+    async def run() -> DeliveryReport:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            return await deliver_swaps(
+                get_market(seed),
+                WebhookStore(state_path),
+                day_end(day - timedelta(days=1)),
+                day_end(day),
+                client,
+                retry_seconds,
+            )
+
+    return asyncio.run(run())

@@ -27,6 +27,7 @@ import polars as pl
 from smart_trader.ingest.ledger import FetchResult
 from smart_trader.ingest.swaps import TRADER_TXS
 from smart_trader.resources.birdeye import BirdEyeClient
+from smart_trader.sandbox.transport import served_at
 from smart_trader.schemas import TRANSACTION_HISTORY, UTC_TIMESTAMP
 from smart_trader.settings import Settings
 
@@ -74,9 +75,8 @@ def sandbox_server(rps: float, faults: str) -> Iterator[str]:
 
 def client(url: str, rps: float) -> BirdEyeClient:
     return BirdEyeClient(
+        connection=served_at(url),
         api_key="benchmark",
-        base_url=url,
-        sandbox_server=True,
         requests_per_second=rps,
         max_concurrency=32,
         timeout_seconds=30.0,

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from smart_trader.defs.bronze.assets import build_bronze_assets
-from smart_trader.defs.bronze.checks import bronze_rules
+from smart_trader.defs.bronze.checks import bronze_rules, data_source_check
 from smart_trader.defs.checks import build_checks
 from smart_trader.settings import Settings
 
@@ -11,5 +11,5 @@ from smart_trader.settings import Settings
 def bronze_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=build_bronze_assets(settings),
-        asset_checks=build_checks(bronze_rules(settings), settings),
+        asset_checks=[*build_checks(bronze_rules(settings), settings), data_source_check()],
     )

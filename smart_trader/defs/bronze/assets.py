@@ -65,7 +65,8 @@ def _record_fetch(
     day: dt.date,
     result: FetchResult,
 ) -> pl.DataFrame:
-    """Store the rejected records of this fetch and put the accounting in the metadata."""
+    """Store the rejected records of this fetch; put the accounting and the HTTP counts in the
+    metadata."""
     lake.lake().write_partitions(
         schemas.REJECTED_RECORDS, result.rejected, [day], within=("endpoint", ENDPOINTS[asset_key])
     )
@@ -73,6 +74,8 @@ def _record_fetch(
     for endpoint, counts in sorted(result.counts.items()):
         for term in COUNT_TERMS:
             metadata[count_metadata_key(endpoint, term)] = int(getattr(counts, term))
+    # What the wire did: requests, retries, 429s, 5xx and transport errors, total and per endpoint.
+    metadata.update(result.stats)
     context.add_output_metadata(metadata)
     for endpoint, counts in sorted(result.counts.items()):
         context.log.info(

@@ -14,9 +14,17 @@ from smart_trader.defs.bronze.assets import (
     WHALE_HOLDERS,
     count_metadata_key,
 )
-from smart_trader.defs.checks import CheckContext, RuleCheck, table_rules, wallets_tracked
-from smart_trader.defs.partitions import fetch_plan_days
+from smart_trader.defs.checks import (
+    CheckContext,
+    RuleCheck,
+    check_result,
+    table_rules,
+    wallets_tracked,
+)
+from smart_trader.defs.partitions import DAILY, day_of, fetch_plan_days
 from smart_trader.ingest.fetch_plan import swap_fetch_ranges
+from smart_trader.resources.birdeye import BirdEyeClient
+from smart_trader.resources.lake import LakeResource
 from smart_trader.settings import Settings
 
 
@@ -217,3 +225,36 @@ def bronze_rules(settings: Settings) -> list[RuleCheck]:
             _accounting,
         ),
     ]
+
+
+def data_source_check() -> dg.AssetChecksDefinition:
+    """token_metrics(D).data_source is the mode the definitions decided (`birdeye` live,
+    `sandbox` otherwise), read from the BirdEye resource: a live lake never passes sandbox
+    rows downstream, nor a sandbox lake live ones."""
+    name = "data_source_is_the_mode"
+    description = (
+        "Every data_source is this deployment's mode: `birdeye` when BirdEye is live, "
+        "`sandbox` otherwise."
+    )
+
+    @dg.asset_check(
+        asset=TOKEN_METRICS,
+        name=name,
+        description=description,
+        blocking=True,
+        partitions_def=DAILY,
+    )
+    def _run(
+        context: dg.AssetCheckExecutionContext, lake: LakeResource, birdeye: BirdEyeClient
+    ) -> dg.AssetCheckResult:
+        rows = lake.lake().scan(schemas.TOKEN_METRICS, [day_of(context.partition_key)]).collect()
+        violations = (
+            rows.filter(pl.col("data_source") != birdeye.data_source)
+            .group_by("data_source")
+            .len("rows")
+            .with_columns(mode=pl.lit(birdeye.data_source))
+            .sort("data_source")
+        )
+        return check_result(name, description, violations, True, TOKEN_METRICS)
+
+    return _run
