@@ -141,6 +141,11 @@ REJECTED_RECORDS = _spec(
         ("reason", S, False),
         ("raw_record", S, False),
         ("fetched_at", TS, False),
+        # Our addition: the bronze asset whose fetch rejected the record, e.g.
+        # bronze/transaction_history (two assets read /trader/txs/seek_by_time for one day and
+        # each replaces only its own rows); null for the webhook receiver's rows and for rows
+        # written before the column existed.
+        ("asset", S, True),
     ],
 )
 
@@ -261,6 +266,39 @@ WALLET_HISTORY = _spec(
     ],
 )
 
+# Forward performance (DATA_CONTRACT.md): partition E holds the cohort of D = E − forward_days.
+# transaction_history's columns with evaluated_on in place of ingest_date.
+PICK_SWAPS = _spec(
+    "bronze/pick_swaps",
+    "evaluated_on",
+    ("evaluated_on", *TRANSACTION_HISTORY.key),
+    [("evaluated_on", DATE, False)]
+    + [
+        (name, dtype, name not in TRANSACTION_HISTORY.non_null)
+        for name, dtype in TRANSACTION_HISTORY.schema.items()
+        if name != "ingest_date"
+    ],
+)
+
+PICK_PERFORMANCE = _spec(
+    "gold/pick_performance",
+    "evaluated_on",
+    ("evaluated_on", "wallet_address"),
+    [
+        ("evaluated_on", DATE, False),
+        ("picked_on", DATE, False),
+        ("wallet_address", S, False),
+        ("tier", S, False),
+        ("rank", I32, True),
+        ("forward_trade_count", I64, False),
+        ("forward_realized_pnl_usd", F64, False),
+        ("forward_unrealized_pnl_usd", F64, False),
+        ("forward_total_pnl_usd", F64, False),
+        ("forward_cost_basis_sold_usd", F64, False),
+        ("forward_roi_pct", F64, True),
+    ],
+)
+
 HELIUS_SYNC_LOG = _spec(
     "monitoring/helius_sync_log",
     None,
@@ -348,6 +386,8 @@ ALL_TABLES: tuple[TableSpec, ...] = (
     WALLET_PNL,
     SMART_WALLETS,
     WALLET_HISTORY,
+    PICK_SWAPS,
+    PICK_PERFORMANCE,
     HELIUS_SYNC_LOG,
 )
 TABLES_BY_PATH: dict[str, TableSpec] = {t.path: t for t in ALL_TABLES}

@@ -94,6 +94,10 @@ class Settings(BaseModel):
     max_holder_pages: int = Field(default=10, ge=1, le=100)
     max_swaps_per_fetch: int = Field(default=20_000, ge=100)
     helius_max_addresses: int = Field(default=100, ge=1, le=100_000)
+    # Forward performance: partition E judges the picks of E − forward_days against a baseline
+    # of up to baseline_size non-gold wallets of wallet_pnl (DATA_CONTRACT.md).
+    forward_days: int = Field(default=7, ge=1, le=365)
+    baseline_size: int = Field(default=200, ge=0, le=100_000)
     # The intraday sensor (off by default: each evaluation reads the live token list).
     intraday_interval_seconds: int = Field(default=3600, ge=60, le=86_400)
     intraday_change_share: float = Field(default=0.2, gt=0, le=1)
@@ -143,6 +147,8 @@ _ENV_FIELDS = (
     "max_holder_pages",
     "max_swaps_per_fetch",
     "helius_max_addresses",
+    "forward_days",
+    "baseline_size",
     "intraday_interval_seconds",
     "intraday_change_share",
     "time_travel_days",

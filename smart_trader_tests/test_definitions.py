@@ -29,6 +29,8 @@ PARTITIONED_KEYS = {
     "silver/wallet_pnl",
     "gold/smart_wallets",
     "gold/wallet_history",
+    "bronze/pick_swaps",
+    "gold/pick_performance",
 }
 
 # Real-time monitoring: the receiver's tables (external) and the watched wallets intraday.

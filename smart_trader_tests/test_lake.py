@@ -231,6 +231,7 @@ def test_within_replaces_only_the_named_writers_rows_of_the_day(tmp_path: Path) 
                 "reason": ["bad"] * rows,
                 "raw_record": ["{}"] * rows,
                 "fetched_at": [FETCHED] * rows,
+                "asset": [None] * rows,
             },
             schema=REJECTED_RECORDS.schema,
         )

@@ -149,17 +149,20 @@ def newest_day_fetch() -> dg.AutomationCondition:
 
 
 def after_inputs(
-    same_day: Sequence[dg.AssetKey] = (), stale: dg.AutomationCondition | None = None
+    same_day: Sequence[dg.AssetKey] | None = None, stale: dg.AutomationCondition | None = None
 ) -> dg.AutomationCondition:
     """The newest day once its same-day inputs exist, or a materialized day that is stale;
     always after every upstream day it reads is done and passed its blocking checks.
 
-    `same_day`: the inputs whose day D must be materialized; without it, every input (for
-    assets whose inputs are all same-day). `stale`: which materialized days to re-run; by
+    `same_day`: the inputs whose day D must be materialized (empty: none, as for pick_swaps,
+    whose only inputs are earlier days that may legitimately be missing); without it, every
+    input (for assets whose inputs are all same-day). `stale`: which materialized days to re-run; by
     default those with an input updated since (Dagster's "Unsynced").
     """
     inputs_exist = (
-        SameDayMaterialized(same_day) if same_day else ~dg.AutomationCondition.any_deps_missing()
+        ~dg.AutomationCondition.any_deps_missing()
+        if same_day is None
+        else SameDayMaterialized(same_day)
     )
     if stale is None:
         stale = dg.AutomationCondition.any_deps_updated().since_last_handled()

@@ -63,3 +63,13 @@ def fetch_plan_days(settings: Settings) -> int:
 def swaps_days(settings: Settings) -> int:
     """transaction_history days that silver reads for D."""
     return settings.lookback_days
+
+
+def forward_input(key: dg.AssetKey, settings: Settings) -> dg.AssetIn:
+    """For evaluation day E: upstream day D = E − forward_days (forward performance). A D before
+    FIRST_DAY or never materialized reads as empty: partition E is then empty."""
+    back = -settings.forward_days
+    mapping = dg.TimeWindowPartitionMapping(
+        start_offset=back, end_offset=back, allow_nonexistent_upstream_partitions=True
+    )
+    return dg.AssetIn(key, partition_mapping=mapping, metadata={ALLOW_MISSING: True})

@@ -92,6 +92,7 @@ def rejected_frame(received: Sequence[Received]) -> pl.DataFrame:
             "reason": [item.reason for item, _ in rows],
             "raw_record": [item.raw_record for item, _ in rows],
             "fetched_at": [at for _, at in rows],
+            "asset": [None] * len(rows),  # not a bronze asset's fetch
         },
         schema=schemas.REJECTED_RECORDS.schema,
     )

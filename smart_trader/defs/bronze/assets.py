@@ -35,8 +35,11 @@ WHALE_HOLDERS = dg.AssetKey(["bronze", "whale_holders"])
 TRANSACTION_HISTORY = dg.AssetKey(["bronze", "transaction_history"])
 TOKEN_PRICES = dg.AssetKey(["bronze", "token_prices"])
 REJECTED_RECORDS = dg.AssetKey(["bronze", "rejected_records"])
+# Forward performance's fetch (defs/bronze/pick_swaps.py); it reads TRANSACTION_HISTORY's endpoint.
+PICK_SWAPS = dg.AssetKey(["bronze", "pick_swaps"])
 
-# Which endpoints each bronze asset reads; its rejected records are replaced per (day, endpoint).
+# Which endpoints each daily bronze fetch of day D reads (pick_swaps too reads
+# /trader/txs/seek_by_time; bronze/checks.py FETCHES lists both).
 ENDPOINTS: dict[dg.AssetKey, tuple[str, ...]] = {
     TOKEN_METRICS: ("/defi/v3/token/list",),
     WHALE_HOLDERS: ("/defi/v3/token/holder",),
@@ -66,9 +69,16 @@ def _record_fetch(
     result: FetchResult,
 ) -> pl.DataFrame:
     """Store the rejected records of this fetch; put the accounting and the HTTP counts in the
-    metadata."""
+    metadata.
+
+    Each asset replaces only its own rejected rows of the day (column `asset`): transaction_history
+    and pick_swaps read the same endpoint for the same day."""
+    asset = asset_key.to_user_string()
     lake.lake().write_partitions(
-        schemas.REJECTED_RECORDS, result.rejected, [day], within=("endpoint", ENDPOINTS[asset_key])
+        schemas.REJECTED_RECORDS,
+        result.rejected.with_columns(asset=pl.lit(asset)),
+        [day],
+        within=("asset", [asset]),
     )
     metadata: dict[str, dg.RawMetadataValue] = {}
     for endpoint, counts in sorted(result.counts.items()):
@@ -84,6 +94,17 @@ def _record_fetch(
             f"duplicate {counts.duplicate}"
         )
     return result.frame
+
+
+def require_settled(birdeye: BirdEyeClient, asset: str, day: dt.date) -> None:
+    """A live run for D starts no earlier than D+1 00:30 UTC, so that late-indexed swaps are in."""
+    if birdeye.is_live:
+        ready_at = day_start(day + dt.timedelta(days=1)) + LIVE_SETTLING
+        if dt.datetime.now(dt.UTC) < ready_at:
+            raise dg.Failure(
+                f"{asset}({day}) from the live API starts no earlier than "
+                f"{ready_at.isoformat()}, so that late-indexed swaps are in."
+            )
 
 
 def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -155,13 +176,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 f"transaction_history({day}) needs whale_holders({day}), which was never "
                 "materialized: materialize it first (or select both)."
             )
-        if birdeye.is_live:
-            ready_at = day_start(day + dt.timedelta(days=1)) + LIVE_SETTLING
-            if dt.datetime.now(dt.UTC) < ready_at:
-                raise dg.Failure(
-                    f"transaction_history({day}) from the live API starts no earlier than "
-                    f"{ready_at.isoformat()}, so that late-indexed swaps are in."
-                )
+        require_settled(birdeye, "transaction_history", day)
         whale_holders = (
             lake.lake()
             .scan(schemas.WHALE_HOLDERS, window_days(day, fetch_plan_days(settings)))
@@ -221,8 +236,8 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         partitions_def=DAILY,
         group_name="bronze",
         kinds={"polars", "deltalake"},
-        deps=list(ENDPOINTS),
-        automation_condition=after_inputs(list(ENDPOINTS)),
+        deps=[*ENDPOINTS, PICK_SWAPS],
+        automation_condition=after_inputs([*ENDPOINTS, PICK_SWAPS]),
         description=(
             "API records of day D that broke a parsing rule, with the reason. The bronze "
             "assets write their own endpoint's rows; this asset publishes the day's summary."

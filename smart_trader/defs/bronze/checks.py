@@ -7,6 +7,7 @@ from smart_trader import quality, schemas
 from smart_trader.defs.bronze.assets import (
     COUNT_TERMS,
     ENDPOINTS,
+    PICK_SWAPS,
     REJECTED_RECORDS,
     TOKEN_METRICS,
     TOKEN_PRICES,
@@ -14,6 +15,7 @@ from smart_trader.defs.bronze.assets import (
     WHALE_HOLDERS,
     count_metadata_key,
 )
+from smart_trader.defs.bronze.pick_swaps import picked_cohort
 from smart_trader.defs.checks import (
     CheckContext,
     RuleCheck,
@@ -23,6 +25,7 @@ from smart_trader.defs.checks import (
 )
 from smart_trader.defs.partitions import DAILY, day_of, fetch_plan_days
 from smart_trader.ingest.fetch_plan import swap_fetch_ranges
+from smart_trader.pnl import forward
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.lake import LakeResource
 from smart_trader.settings import Settings
@@ -44,24 +47,46 @@ def _swaps_in_range(c: CheckContext) -> pl.DataFrame:
     return quality.swaps_outside_range(c.read(schemas.TRANSACTION_HISTORY), ranges, c.day)
 
 
+# Every bronze fetch of day D and its endpoints: the daily ones, and pick_swaps(E = D).
+FETCHES = {**ENDPOINTS, PICK_SWAPS: ENDPOINTS[TRANSACTION_HISTORY]}
+
+
+def _rejected_rows(c: CheckContext) -> dict[tuple[str, str], int]:
+    """Rejected rows of D per (asset, endpoint). A row without asset (written before the column
+    existed) is its endpoint's daily fetch's."""
+    owner = {endpoint: key.to_user_string() for key, eps in ENDPOINTS.items() for endpoint in eps}
+    rows = c.read(schemas.REJECTED_RECORDS).with_columns(
+        pl.col("asset").fill_null(pl.col("endpoint").replace_strict(owner, default=None))
+    )
+    return {
+        (asset, endpoint): n
+        for asset, endpoint, n in rows.group_by("asset", "endpoint").len("rows").iter_rows()
+    }
+
+
 def _accounting(c: CheckContext) -> pl.DataFrame:
     """received = stored + rejected + filtered + merged + duplicate, per endpoint, from the
-    latest materialization of each bronze asset for D; its rejected term equals the rows of
-    that endpoint in rejected_records(D)."""
-    stored = dict(c.read(schemas.REJECTED_RECORDS).group_by("endpoint").len("rows").iter_rows())
+    latest materialization of each bronze fetch for D; its rejected term equals that asset's
+    rows of that endpoint in rejected_records(D)."""
+    by_asset = _rejected_rows(c)
+    fetched = {(k.to_user_string(), e) for k, endpoints in FETCHES.items() for e in endpoints}
     problems = [
-        {"endpoint": endpoint, "problem": f"{rows} rejected rows of an endpoint no asset reads"}
-        for endpoint, rows in sorted(stored.items())
-        if not any(endpoint in endpoints for endpoints in ENDPOINTS.values())
+        {
+            "endpoint": endpoint,
+            "problem": f"{rows} rejected rows of {asset or 'no bronze fetch'}, which does "
+            "not read this endpoint",
+        }
+        for (asset, endpoint), rows in sorted(by_asset.items(), key=str)
+        if (asset, endpoint) not in fetched
     ]
-    for asset_key, endpoints in ENDPOINTS.items():
+    for asset_key, endpoints in FETCHES.items():
         records = c.instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[c.day.isoformat()]),
             limit=1,
         ).records
         materialization = records[0].asset_materialization if records else None
         for endpoint in endpoints:
-            rows = stored.get(endpoint, 0)
+            rows = by_asset.get((asset_key.to_user_string(), endpoint), 0)
             if materialization is None:
                 if rows:
                     problems.append(
@@ -95,6 +120,18 @@ def _accounting(c: CheckContext) -> pl.DataFrame:
                     }
                 )
     return pl.DataFrame(problems, schema={"endpoint": pl.String, "problem": pl.String})
+
+
+def _pick_swaps_in_range(c: CheckContext) -> pl.DataFrame:
+    picked = forward.picked_on(c.day, c.settings.forward_days)
+    members = picked_cohort(
+        c.instance,
+        picked,
+        c.read(schemas.SMART_WALLETS, [picked]),
+        c.read(schemas.WALLET_PNL, [picked]),
+        c.settings.baseline_size,
+    )
+    return forward.forward_range_violations(c.read(schemas.PICK_SWAPS), members, picked, c.day)
 
 
 def _token_count(c: CheckContext) -> pl.DataFrame:
@@ -208,6 +245,15 @@ def bronze_rules(settings: Settings) -> list[RuleCheck]:
             lambda c: quality.transactions_across_blocks(c.read(schemas.TRANSACTION_HISTORY)),
         ),
         # bronze/token_prices
+        # bronze/pick_swaps
+        *table_rules(PICK_SWAPS, schemas.PICK_SWAPS),
+        RuleCheck(
+            PICK_SWAPS,
+            "cohort_forward_range",
+            "Every swap is of a cohort wallet of D = E − forward_days, with block_time in "
+            "[D+1 00:00, E+1 00:00).",
+            _pick_swaps_in_range,
+        ),
         RuleCheck(
             TOKEN_PRICES,
             "valid_prices",

@@ -5,9 +5,12 @@ from collections.abc import Callable
 import polars as pl
 
 from smart_trader import gold_history, quality, schemas
+from smart_trader.defs.bronze.pick_swaps import picked_cohort
 from smart_trader.defs.checks import CheckContext, Rule, RuleCheck, table_rules
 from smart_trader.defs.gold.assets import SMART_WALLETS
 from smart_trader.defs.gold.history import WALLET_HISTORY
+from smart_trader.defs.gold.pick_performance import PICK_PERFORMANCE
+from smart_trader.pnl import forward
 from smart_trader.settings import Settings
 
 
@@ -116,5 +119,49 @@ def history_rules() -> list[RuleCheck]:
             "matches_gold",
             "The wallets ranked on D and their ranks are gold(D)'s.",
             lambda c: gold_history.gold_mismatches(history(c), c.read(schemas.SMART_WALLETS)),
+        ),
+    ]
+
+
+def expected_cohort(c: CheckContext) -> pl.DataFrame:
+    """The cohort rule applied to gold(D) and wallet_pnl(D), D = E − forward_days."""
+    picked = forward.picked_on(c.day, c.settings.forward_days)
+    return picked_cohort(
+        c.instance,
+        picked,
+        c.read(schemas.SMART_WALLETS, [picked]),
+        c.read(schemas.WALLET_PNL, [picked]),
+        c.settings.baseline_size,
+    )
+
+
+def pick_performance_rules(settings: Settings) -> list[RuleCheck]:
+    def performance(c: CheckContext) -> pl.DataFrame:
+        return c.read(schemas.PICK_PERFORMANCE)
+
+    return [
+        *table_rules(PICK_PERFORMANCE, schemas.PICK_PERFORMANCE),
+        RuleCheck(
+            PICK_PERFORMANCE,
+            "tiers",
+            "tier is ELITE, STRONG, PROMISING or BASELINE; rank is null exactly for BASELINE.",
+            lambda c: forward.tier_violations(performance(c)),
+        ),
+        RuleCheck(
+            PICK_PERFORMANCE,
+            "cohort",
+            "The rows are the cohort of D = E − forward_days: gold(D) with its tiers and ranks, "
+            f"plus up to baseline_size ({settings.baseline_size}) wallets of wallet_pnl(D) not "
+            "in gold(D) with the smallest sha256(wallet_address), tier BASELINE; none if gold(D) "
+            "was never materialized.",
+            lambda c: forward.cohort_mismatches(performance(c), expected_cohort(c)),
+        ),
+        RuleCheck(
+            PICK_PERFORMANCE,
+            "elite_beats_baseline",
+            "ELITE's median forward_total_pnl_usd is above BASELINE's (passes when either tier "
+            "has no wallet: nothing to compare).",
+            lambda c: forward.elite_not_above_baseline(performance(c)),
+            blocking=False,
         ),
     ]
