@@ -50,8 +50,9 @@ def wait_flushed(url: str, timeout: float = 60.0) -> dict[str, Any]:
     """Until the flusher has written everything spooled; returns /healthz's body."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        health: dict[str, Any] = httpx.get(f"{url}/healthz", timeout=5.0).json()
-        if not health["flush_pending"]:
+        r = httpx.get(f"{url}/healthz", timeout=5.0)
+        health: dict[str, Any] = r.json()
+        if r.status_code == 200 and not health["flush_pending"]:
             return health
         time.sleep(0.05)
     raise TimeoutError(f"receiver at {url} still flushing after {timeout}s")

@@ -23,11 +23,18 @@ from smart_trader.resources.helius import HeliusClient
 from smart_trader.sandbox import shared_app
 from smart_trader.sandbox.transport import in_process
 from smart_trader.settings import Settings
+from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY
 from smart_trader_tests.pipeline import SEED, WEBHOOK_URL, Pipeline, build_pipeline
 
 D = dt.date(2026, 3, 14)
 SETTINGS = Settings.model_validate(
-    {"tokens_per_day": 3, "holders_per_token": 8, "max_holder_pages": 2, "helius_max_addresses": 10}
+    {
+        "tokens_per_day": 3,
+        "holders_per_token": 8,
+        "max_holder_pages": 2,
+        "helius_max_addresses": 10,
+        "eligibility": SMALL_MARKET_ELIGIBILITY,
+    }
 )
 # Retry-After 0: the client honours it, and the test must stay fast (backoff is 0 too).
 FAULTS = (

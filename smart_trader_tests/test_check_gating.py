@@ -34,6 +34,7 @@ from smart_trader.lake import Lake
 from smart_trader.resources.helius import HeliusClient
 from smart_trader.sandbox.transport import in_process
 from smart_trader.settings import Settings, load_settings
+from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY, SMALL_MARKET_ELIGIBILITY_ENV
 from smart_trader_tests.pipeline import WEBHOOK_URL, build_pipeline, sync_config
 
 D = dt.date(2026, 3, 14)
@@ -42,7 +43,13 @@ BRONZE = [TOKEN_METRICS, WHALE_HOLDERS, TRANSACTION_HISTORY, TOKEN_PRICES, REJEC
 DOWNSTREAM = [WALLET_TOKEN_PNL, WALLET_PNL, SMART_WALLETS, HELIUS_SYNC_LOG]
 STRANGER = "Stranger1111111111111111111111111111111111"
 SETTINGS = Settings.model_validate(
-    {"tokens_per_day": 3, "holders_per_token": 8, "max_holder_pages": 2, "helius_max_addresses": 10}
+    {
+        "tokens_per_day": 3,
+        "holders_per_token": 8,
+        "max_holder_pages": 2,
+        "helius_max_addresses": 10,
+        "eligibility": SMALL_MARKET_ELIGIBILITY,
+    }
 )
 
 
@@ -182,6 +189,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "SMART_TRADER_TOKENS_PER_DAY": "3",
         "SMART_TRADER_HOLDERS_PER_TOKEN": "8",
         "SMART_TRADER_MAX_HOLDER_PAGES": "2",
+        "SMART_TRADER_ELIGIBILITY": SMALL_MARKET_ELIGIBILITY_ENV,
         "SMART_TRADER_SANDBOX_STATE_DIR": str(tmp_path / "sandbox"),
     }
     for name in ("BIRDEYE_API_KEY", "HELIUS_API_KEY", "SMART_TRADER_SANDBOX_FAULTS"):

@@ -31,11 +31,13 @@ from smart_trader.defs.bronze.assets import (
 from smart_trader.defs.monitoring.assets import HELIUS_SYNC_LOG
 from smart_trader.lake import Lake
 from smart_trader.settings import NATIVE_SOL, USDC, Settings
+from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY
 from smart_trader_tests.pipeline import Pipeline, build_pipeline
 
 D = dt.date(2026, 3, 14)
 SETTINGS = Settings.model_validate(
     {
+        "eligibility": SMALL_MARKET_ELIGIBILITY,
         "tokens_per_day": 4,
         "holders_per_token": 12,
         "max_holder_pages": 3,

@@ -16,6 +16,7 @@ from smart_trader import schemas
 from smart_trader.definitions import build_definitions, defs
 from smart_trader.defs.partitions import DAILY
 from smart_trader.settings import Settings
+from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,6 +116,7 @@ def _cli_env(tmp_path: Path) -> dict[str, str]:
         SMART_TRADER_LAKE_URI=str(tmp_path / "lake"),
         SMART_TRADER_TOKENS_PER_DAY="3",
         SMART_TRADER_HOLDERS_PER_TOKEN="8",
+        SMART_TRADER_ELIGIBILITY=SMALL_MARKET_ELIGIBILITY_ENV,
         SMART_TRADER_SANDBOX_STATE_DIR=str(tmp_path / "sandbox"),
     )
     return env

@@ -11,7 +11,8 @@ import pytest
 from smart_trader import schemas
 from smart_trader.days import day_start
 from smart_trader.sandbox import shared_app
-from smart_trader.settings import Settings
+from smart_trader.settings import EligibilityThresholds, Settings
+from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY
 from smart_trader_tests.pipeline import SEED, Pipeline, build_pipeline
 
 D = dt.date(2026, 3, 14)
@@ -34,7 +35,11 @@ def two_days(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pipeline, int]:
     pipeline = build_pipeline(
         tmp_path_factory.mktemp("e2e"),
         Settings(
-            tokens_per_day=4, holders_per_token=12, max_holder_pages=3, helius_max_addresses=20
+            tokens_per_day=4,
+            holders_per_token=12,
+            max_holder_pages=3,
+            helius_max_addresses=20,
+            eligibility=EligibilityThresholds.model_validate(SMALL_MARKET_ELIGIBILITY),
         ),
     )
     assert pipeline.run(D).success
@@ -103,7 +108,11 @@ def test_rerunning_a_day_keeps_the_same_rows_with_a_new_version(tmp_path: Path) 
     pipeline = build_pipeline(
         tmp_path,
         Settings(
-            tokens_per_day=3, holders_per_token=8, max_holder_pages=2, helius_max_addresses=10
+            tokens_per_day=3,
+            holders_per_token=8,
+            max_holder_pages=2,
+            helius_max_addresses=10,
+            eligibility=EligibilityThresholds.model_validate(SMALL_MARKET_ELIGIBILITY),
         ),
     )
     assert pipeline.run(D).success

@@ -18,11 +18,18 @@ from smart_trader.defs.gold.assets import SMART_WALLETS
 from smart_trader.defs.monitoring.assets import HELIUS_SYNC_LOG
 from smart_trader.defs.silver.assets import WALLET_PNL, WALLET_TOKEN_PNL
 from smart_trader.settings import Settings
+from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY
 from smart_trader_tests.pipeline import Pipeline, build_pipeline
 
 D = dt.date(2026, 3, 14)
 SETTINGS = Settings.model_validate(
-    {"tokens_per_day": 3, "holders_per_token": 8, "max_holder_pages": 2, "helius_max_addresses": 10}
+    {
+        "tokens_per_day": 3,
+        "holders_per_token": 8,
+        "max_holder_pages": 2,
+        "helius_max_addresses": 10,
+        "eligibility": SMALL_MARKET_ELIGIBILITY,
+    }
 )
 
 

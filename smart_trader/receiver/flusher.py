@@ -11,13 +11,10 @@ crash between two commits, never stores a row twice.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import datetime as dt
 import fcntl
 import logging
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +41,6 @@ _logger = logging.getLogger(__name__)
 MAX_FLUSH_BYTES = 32 * 1024 * 1024
 FLUSHER_LOCK_FILE = "flusher.lock"
 ERROR_FILE = "flush_error.txt"
-PR_SET_PDEATHSIG = 1
 
 
 class EventLike(Protocol):
@@ -181,17 +177,11 @@ class Flusher:
         return report
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when the receiver dies, so no flusher outlives it."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 def run_flusher(
     directory: Path, lake: Lake, cell: DurableCell, stop: EventLike, interval_seconds: float
 ) -> None:
     """The flusher process's loop: flush while deliveries are pending, until `stop` is set."""
-    _die_with_parent()
+    receiver = os.getppid()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # One flusher per spool: a restarted receiver's flusher waits for a previous one to end.
     lock_fd = os.open(directory / FLUSHER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
@@ -199,7 +189,9 @@ def run_flusher(
     flusher = Flusher(directory, lake, cell)
     error_file = directory / ERROR_FILE
     while True:
-        stopping = stop.is_set()
+        # A receiver killed outright (SIGKILL) leaves this process to init: stop, so that the
+        # restarted receiver's flusher takes over the spool (it waits on the lock).
+        stopping = stop.is_set() or os.getppid() != receiver
         if flusher.pending():
             try:
                 report = flusher.flush_once()
