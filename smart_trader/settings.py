@@ -166,6 +166,7 @@ OTHER_VARIABLES: dict[str, str] = {
     "SANDBOX_FAULTS": "sandbox fault knobs, name=rate,...",
     "SANDBOX_URL": "a sandbox served over HTTP instead of the in-process one",
     "SANDBOX_STATE_DIR": "where the in-process sandbox keeps its Helius webhooks",
+    "RECEIVER_SPOOL": "the webhook receiver's durable spool folder",
     "SANDBOX_TOKENS": "the sandbox market's memecoins (an integer ≥ 8; default 400)",
     "SANDBOX_WALLET_SCALE": "multiplies every sandbox archetype's wallet count (> 0; default 1)",
     "SANDBOX_WALLETS": "sandbox wallets of single archetypes, archetype=count,...",

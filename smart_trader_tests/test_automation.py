@@ -170,12 +170,12 @@ def test_the_intraday_sensor_requests_a_refresh_only_past_its_threshold(tmp_path
     resources = pipeline.defs.resources or {}
 
     def evaluate() -> list[dg.RunRequest]:
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=pipeline.instance,
             resources={"birdeye": resources["birdeye"], "lake": resources["lake"]},
             definitions=pipeline.defs,
-        )
-        return list(sensor.evaluate_tick(context).run_requests or [])
+        ) as context:
+            return list(sensor.evaluate_tick(context).run_requests or [])
 
     assert evaluate() == []  # token_metrics of the newest day not materialized: nothing to compare
     pipeline.run_selection(day, [TOKEN_METRICS])

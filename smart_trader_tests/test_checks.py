@@ -46,8 +46,12 @@ SETTINGS = Settings.model_validate(
 )
 # a valid address that is nobody's wallet or token in the sandbox market
 STRANGER = "Stranger1111111111111111111111111111111111"
+# Forward performance of D judges gold(D − forward_days), which this one-day lake has not: its
+# partitions are empty, so the row-corrupting cases cannot apply to them.
 SPEC_OF_PATH = {
-    path: spec for path, spec in schemas.TABLES_BY_PATH.items() if spec.partition_column
+    path: spec
+    for path, spec in schemas.TABLES_BY_PATH.items()
+    if spec.partition_column and spec not in (schemas.PICK_SWAPS, schemas.PICK_PERFORMANCE)
 }
 
 
@@ -220,7 +224,9 @@ def test_unique_key_fails_on_a_repeated_key(copy: Pipeline, asset: str) -> None:
     assert "| 2 |" in result.examples  # occurrences
 
 
-def test_transaction_history_key_is_unique_across_the_whole_table(copy: Pipeline) -> None:
+def test_transaction_history_key_in_another_partition_is_one_swap(copy: Pipeline) -> None:
+    """The contract changed: the key is unique within a partition; a key also held by another
+    partition (days run out of order) is one swap, which silver reads once."""
     spec = schemas.TRANSACTION_HISTORY
     swaps = copy.lake.read_day(spec, D).sort(list(spec.key))
     earlier = D - dt.timedelta(days=1)
@@ -228,9 +234,7 @@ def test_transaction_history_key_is_unique_across_the_whole_table(copy: Pipeline
         spec, swaps.head(2).with_columns(ingest_date=pl.lit(earlier)), [earlier]
     )
     result = run_check(copy, "bronze/transaction_history", "unique_key")
-    assert (result.passed, result.violations) == (False, 2)
-    assert swaps.get_column("tx_hash")[0] in result.examples
-    assert f"also in {earlier}" in result.examples
+    assert (result.passed, result.violations) == (True, 0)
 
 
 def test_transaction_history_key_repeated_within_the_day(copy: Pipeline) -> None:

@@ -203,7 +203,9 @@ def test_lake_uri_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert LakeResource().lake().root == str(tmp_path / "data" / "lake")
     monkeypatch.setenv("SMART_TRADER_LAKE_URI", f"file://{tmp_path}/env-lake/")
     assert LakeResource().lake().root == str(tmp_path / "env-lake")
-    assert LakeResource(lake_uri="s3://bucket/prefix/").lake().root == "s3://bucket/prefix"
+    keys = {"AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "secret"}
+    s3 = LakeResource(lake_uri="s3://bucket/prefix/", storage_options=keys)
+    assert s3.lake().root == "s3://bucket/prefix"
 
 
 def test_s3_keys_come_from_the_environment_and_stay_out_of_repr(

@@ -18,6 +18,7 @@ from smart_trader_tests.pipeline import SEED, Pipeline, build_pipeline
 D = dt.date(2026, 3, 14)
 D1 = D + dt.timedelta(days=1)
 PARTITIONED = [t for t in schemas.ALL_TABLES if t.partition_column is not None]
+FORWARD_TABLES = (schemas.PICK_SWAPS, schemas.PICK_PERFORMANCE)
 
 
 def unix(day: dt.date) -> int:
@@ -58,7 +59,8 @@ def test_every_table_matches_the_contract(two_days: tuple[Pipeline, int]) -> Non
     for spec in PARTITIONED:
         for day in (D, D1):
             part = pipeline.lake.scan(spec, [day]).collect()
-            if spec is not schemas.REJECTED_RECORDS:
+            # Forward performance judges gold(D − forward_days): empty on the first days.
+            if spec not in (schemas.REJECTED_RECORDS, *FORWARD_TABLES):
                 assert part.height > 0, (spec.path, day)
             if spec.key:
                 assert not part.select(spec.key).is_duplicated().any(), (spec.path, day)

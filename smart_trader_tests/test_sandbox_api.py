@@ -214,7 +214,11 @@ def test_tx_type_filter_and_native_sol(client: TestClient) -> None:
     market = get_market(SEED)
     tbl = market.episode_table(AT // DAY - 2)
     add_wallet = market.population.addresses[int(tbl.wallet[np.flatnonzero(tbl.kind == 1)[0]])]
-    params = {"address": add_wallet, "after_time": AT - 10 * DAY, "before_time": AT}
+    wide = {"address": add_wallet, "after_time": AT - 10 * DAY, "before_time": AT}
+    first_add = _get(client, "/trader/txs/seek_by_time", **wide, tx_type="add")["data"]["items"][0]
+    # A window around one add, small enough for one page of an active wallet.
+    at = int(first_add["block_unix_time"])
+    params = {"address": add_wallet, "after_time": at - 600, "before_time": at + 600}
     swaps = _get(client, "/trader/txs/seek_by_time", **params, tx_type="swap")["data"]["items"]
     every = _get(client, "/trader/txs/seek_by_time", **params, tx_type="all")["data"]["items"]
     adds = _get(client, "/trader/txs/seek_by_time", **params, tx_type="add")["data"]["items"]

@@ -87,6 +87,6 @@ def test_checks_that_never_ran_do_not_vouch(tmp_path: Path) -> None:
     no_checks = job.get_subset(asset_selection={SMART_WALLETS}, asset_check_selection=set())
     assert no_checks.execute_in_process(instance=pipeline.instance, partition_key=str(D)).success
     sync = pipeline.run_selection(D, [HELIUS_SYNC_LOG], raise_on_error=False)
-    assert f"gold/smart_wallets({D}): check rank_order did not run on its latest data" in (
+    assert f"gold/smart_wallets({D}): rank_order (did not run on its latest data)" in (
         failure_message(sync)
     )

@@ -167,7 +167,9 @@ def table_rules(
                 asset_key,
                 "unique_key",
                 f"The key ({', '.join(spec.key)}) is unique in the partition.",
-                lambda c: quality.duplicate_keys(c.read(spec), spec.key),
+                lambda c: quality.duplicate_keys(c.read(spec), spec.key).with_columns(
+                    problem=pl.format("{} rows in {}", "occurrences", pl.lit(str(c.day)))
+                ),
             )
         )
     return rules

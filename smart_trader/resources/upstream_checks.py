@@ -119,11 +119,11 @@ class UpstreamGate:
             evaluation = latest.get(check)
             # A record is created when its run is planned; its event is the evaluation itself.
             if evaluation is None or evaluation.event is None:
-                problems.append(f"{name}: check {check.name} never ran")
+                problems.append(f"{name}: {check.name} (never ran)")
             elif evaluation.event.timestamp < record.timestamp:
-                problems.append(f"{name}: check {check.name} did not run on its latest data")
+                problems.append(f"{name}: {check.name} (did not run on its latest data)")
             elif evaluation.status != AssetCheckExecutionRecordStatus.SUCCEEDED:
-                problems.append(f"{name}: check {check.name} {evaluation.status.value.lower()}")
+                problems.append(f"{name}: {check.name} ({evaluation.status.value.lower()})")
         if changed := self._changed_after(key, partition, record):
             problems.append(f"{name}: {changed}")
         return problems

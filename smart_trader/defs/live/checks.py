@@ -40,7 +40,7 @@ def live_matches_history_check() -> dg.AssetChecksDefinition:
             return dg.AssetCheckResult(
                 passed=True,
                 description=f"transaction_history({day}) not fetched yet: nothing to compare",
-                metadata={"compared": False},
+                metadata={"compared": False, "violations": 0, "examples": "none"},
             )
         live = store.read_day(schemas.LIVE_SWAPS, day)
         wallets = (
@@ -66,6 +66,7 @@ def live_matches_history_check() -> dg.AssetChecksDefinition:
                 "wallets": wallets.height,
                 "status_counts": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
                 "gap_filled_from_history": int(counts.get(MISSING_LIVE, 0)),
+                "violations": bad.height,
                 "examples": dg.MetadataValue.md(markdown_table(bad.head(EXAMPLES))),
             },
         )
