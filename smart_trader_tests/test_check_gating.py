@@ -199,12 +199,13 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return dict(os.environ)
 
 
-def test_cli_materialize_fails_naming_the_check_and_skips_downstream(
+def test_cli_materialize_of_a_key_also_in_an_earlier_day_runs_everything_below(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    """A transaction_history key of D that is also in D-1: `dagster asset materialize` of
-    transaction_history and everything below it for D exits non-zero, says which check failed
-    with its example rows, and materializes nothing below transaction_history."""
+    """The contract's out-of-order rule through the CLI: a transaction_history key of D that
+    is also in D-1 is one swap, not a broken key (it used to fail unique_key table-wide), so
+    `dagster asset materialize` of transaction_history and everything below it for D passes
+    its checks and materializes gold."""
     instance = dg.DagsterInstance.get()
     defs = build_definitions(load_settings(), default_resources())
     bronze = defs.resolve_implicit_global_asset_job_def().execute_in_process(
@@ -216,7 +217,6 @@ def test_cli_materialize_fails_naming_the_check_and_skips_downstream(
     swaps = lake.read_day(spec, D).sort(list(spec.key))
     earlier = D - dt.timedelta(days=1)
     lake.write_partitions(spec, swaps.head(1).with_columns(ingest_date=pl.lit(earlier)), [earlier])
-    tx_hash = swaps.get_column("tx_hash")[0]
 
     dagster = Path(sys.executable).parent / "dagster"
     out = subprocess.run(
@@ -238,25 +238,10 @@ def test_cli_materialize_fails_naming_the_check_and_skips_downstream(
         timeout=180,
     )
     output = out.stdout + out.stderr
-    assert out.returncode != 0, output[-3000:]
-    assert re.search("blocking asset checks? failed with ERROR severity", output)
-    assert "bronze/transaction_history: unique_key" in output
-    assert "unique_key FAILED: 1 violation(s)" in output
-
+    assert out.returncode == 0, output[-3000:]
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(TRANSACTION_HISTORY, "unique_key")]
     )
     (record,) = latest.values()
-    evaluation = record.evaluation
-    assert evaluation is not None and not evaluation.passed
-    examples = str(evaluation.metadata["examples"].value)
-    assert tx_hash in examples and f"also in {earlier}" in examples
-    # transaction_history(D) itself was re-fetched by the CLI run; nothing below it ran
-    refetched = instance.get_latest_materialization_event(TRANSACTION_HISTORY)
-    assert refetched is not None and refetched.run_id != bronze.run_id
-    for key in [TOKEN_PRICES, *DOWNSTREAM]:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key), limit=5
-        ).records
-        assert [r.run_id for r in records] == ([bronze.run_id] if key == TOKEN_PRICES else []), key
-    assert lake.version(schemas.SMART_WALLETS) is None
+    assert record.evaluation is not None and record.evaluation.passed
+    assert instance.get_latest_materialization_event(SMART_WALLETS) is not None

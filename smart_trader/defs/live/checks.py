@@ -67,7 +67,9 @@ def live_matches_history_check() -> dg.AssetChecksDefinition:
                 "status_counts": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
                 "gap_filled_from_history": int(counts.get(MISSING_LIVE, 0)),
                 "violations": bad.height,
-                "examples": dg.MetadataValue.md(markdown_table(bad.head(EXAMPLES))),
+                "examples": dg.MetadataValue.md(
+                    markdown_table(bad.head(EXAMPLES)) if bad.height else "none"
+                ),
             },
         )
 
