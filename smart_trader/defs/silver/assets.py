@@ -14,16 +14,15 @@ from smart_trader.defs.bronze.assets import (
     TRANSACTION_HISTORY,
     WHALE_HOLDERS,
 )
-from smart_trader.defs.bronze.checks import bronze_rules
 from smart_trader.defs.materializations import latest_materialization_ids, materialized_days
 from smart_trader.defs.partitions import (
     DAILY,
     day_of,
+    fetch_plan_days,
     swaps_days,
     tracked_wallets_days,
     window_input,
 )
-from smart_trader.defs.upstream import require_checked_upstream
 from smart_trader.pnl.silver import compute_silver
 from smart_trader.pnl.window import stale_swap_days, window_swaps
 from smart_trader.settings import Settings
@@ -44,7 +43,7 @@ def unfetched_days(instance: dg.DagsterInstance, day: dt.date, lookback_days: in
 def stale_days(instance: dg.DagsterInstance, day: dt.date, settings: Settings) -> list[dt.date]:
     """Days P of D's window whose transaction_history predates a whale_holders day it tracks."""
     window = window_days(day, settings.lookback_days)
-    holders_window = window_days(day, settings.lookback_days + settings.tracking_days - 1)
+    holders_window = window_days(day, fetch_plan_days(settings))
     return stale_swap_days(
         latest_materialization_ids(instance, TRANSACTION_HISTORY, window),
         latest_materialization_ids(instance, WHALE_HOLDERS, holders_window),
@@ -73,7 +72,6 @@ def window_problem(instance: dg.DagsterInstance, day: dt.date, settings: Setting
 
 
 def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    bronze_blocking = [rule.key for rule in bronze_rules(settings) if rule.blocking]
 
     # Subsettable: the two outputs come from one FIFO pass, but Dagster's backfills expand a
     # range along the window mappings and may give the two outputs different partition sets
@@ -118,17 +116,6 @@ def build_silver_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         problem = window_problem(context.instance, day, settings)
         if problem:
             raise dg.Failure(problem)
-        require_checked_upstream(
-            context.instance,
-            f"silver({day})",
-            {
-                TRANSACTION_HISTORY: window_days(day, swaps_days(settings)),
-                WHALE_HOLDERS: window_days(day, tracked_wallets_days(settings)),
-                TOKEN_METRICS: [day],
-                TOKEN_PRICES: [day],
-            },
-            bronze_blocking,
-        )
         swaps = window_swaps(transaction_history, whale_holders, day, settings)
         wallet_token_pnl, wallet_pnl = compute_silver(
             swaps,
