@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from smart_trader.cli import main
-from smart_trader.evaluation import NO_FORWARD, quality_report, render
+from smart_trader.sandbox.evaluation import NO_FORWARD, quality_report, render
 
 DAY = dt.date(2025, 3, 10)
 

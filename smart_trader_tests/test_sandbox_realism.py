@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 from smart_trader import schemas
-from smart_trader.evaluation import materialize_days
 from smart_trader.lake import Lake
 from smart_trader.sandbox import Market, MarketSize, ground_truth, size_from_env
+from smart_trader.sandbox.evaluation import materialize_days
 from smart_trader.sandbox.size import SizeError
 from smart_trader.sandbox.tokens import DAY
 from smart_trader.settings import EligibilityThresholds, Settings

@@ -5,7 +5,7 @@ fresh temporary lake and Dagster instance, in process, against the embedded sand
 seed S (its size from SMART_TRADER_SANDBOX_*), then judges the last day's gold list against the
 market's hidden truth (sandbox.ground_truth). The rules come from the environment like any run,
 so the report judges the rules a deployment would use. Only the sandbox knows the truth: this
-module is for evaluation, never imported by the pipeline.
+module is the sandbox's, never imported by the pipeline.
 
 `materialize_days` drives Dagster; everything after it (`quality_report`, `render`) is plain
 polars over the lake's tables.
@@ -28,6 +28,11 @@ import polars as pl
 
 from smart_trader import schemas
 from smart_trader.lake import Lake
+from smart_trader.sandbox.app import shared_app
+from smart_trader.sandbox.environment import FAULTS
+from smart_trader.sandbox.market import ground_truth
+from smart_trader.sandbox.size import size_from_env
+from smart_trader.sandbox.transport import in_process
 from smart_trader.settings import Settings
 
 WEBHOOK_URL = "https://hooks.quality.smart-trader.invalid/helius"
@@ -58,9 +63,6 @@ def materialize_days(
     from smart_trader.resources.delta_io_manager import DeltaIOManager
     from smart_trader.resources.helius import HeliusClient
     from smart_trader.resources.lake import LakeResource
-    from smart_trader.sandbox import shared_app
-    from smart_trader.sandbox.environment import FAULTS
-    from smart_trader.sandbox.transport import in_process
 
     faults = os.environ.get(FAULTS) or ""  # as the in-process sandbox reads it
     lake_uri = str(root / "lake")
@@ -252,7 +254,6 @@ def run_quality(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], list[DayTiming]]:
     """Materialize `days` days ending on `end_day` on a throwaway lake; report the last day."""
-    from smart_trader.sandbox import ground_truth, size_from_env
 
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     span = [end_day - dt.timedelta(days=days - 1 - k) for k in range(days)]
