@@ -23,7 +23,7 @@ setup: $(UV)  ## uv, the locked dependencies, and the local Dagster instance's d
 
 # Debian packages the integration tests drive: a PostgreSQL server (the production instance's
 # storage) and Chromium (the UI test, through Playwright; no browser download). Installs only
-# what is missing, so it is quick when all is there; .ci/run calls it.
+# what is missing, so it is quick when all is there; `make test` calls it.
 SYSTEM_PACKAGES := postgresql chromium fonts-liberation
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 system-deps:
@@ -37,7 +37,7 @@ system-deps:
 demo: setup  ## run the whole graph for yesterday (UTC) on the embedded default, print the top wallets
 	$(UV) run --frozen smart-trader demo $(if $(DAY),--day $(DAY))
 
-test: setup  ## the whole test suite, lint and types
+test: setup system-deps  ## the whole test suite, lint and types
 	$(UV) run --frozen ruff check smart_trader smart_trader_tests
 	$(UV) run --frozen ruff format --check smart_trader smart_trader_tests
 	$(UV) run --frozen mypy
