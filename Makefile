@@ -10,7 +10,7 @@ UV := $(CURDIR)/.tools/bin/uv
 endif
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup system-deps demo test bench-clients bench-fifo bench-pipeline bench-receiver ui
+.PHONY: setup system-deps demo test bench-clients bench-fifo bench-pipeline bench-receiver bench-scale ui
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -57,3 +57,6 @@ bench-pipeline: setup
 
 bench-receiver: setup  ## 100-item deliveries at 200 posts/s for 60 s over loopback: p50/p99 to the 200, lost, duplicated
 	$(UV) run --frozen python smart_trader_tests/benchmarks/receiver_benchmark.py
+
+bench-scale: setup  ## a steady-state day at 1x, 3x and 10x the default market: per step wall/CPU/RSS/rows, growth exponents
+	$(UV) run --frozen python smart_trader_tests/benchmarks/scale_benchmark.py
