@@ -24,13 +24,13 @@ from smart_trader.ingest.swaps import TRADER_TXS
 from smart_trader.ingest.token_list import token_list_params
 from smart_trader.resources import birdeye as birdeye_module
 from smart_trader.resources.api_client import Connection
-from smart_trader.resources.birdeye import BirdEyeClient, LiveHistoryUnavailable
-from smart_trader.resources.http import (
+from smart_trader.resources.api_errors import (
     ComputeUnitsExhausted,
     InvalidResponse,
     RequestRejected,
     RetriesExhausted,
 )
+from smart_trader.resources.birdeye import BirdEyeClient, LiveHistoryUnavailable
 from smart_trader.settings import WSOL, Settings
 
 DAY = dt.date(2026, 3, 10)

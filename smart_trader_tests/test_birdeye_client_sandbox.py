@@ -25,9 +25,9 @@ from smart_trader.ingest.ledger import FetchResult
 from smart_trader.ingest.prices import MULTI_PRICE
 from smart_trader.ingest.swaps import TRADER_TXS
 from smart_trader.ingest.token_list import TOKEN_LIST
+from smart_trader.resources.api_errors import ComputeUnitsExhausted, RequestRejected
 from smart_trader.resources.birdeye import BirdEyeClient, as_of_seconds, day_end
 from smart_trader.resources.helius import HeliusClient
-from smart_trader.resources.http import ComputeUnitsExhausted, RequestRejected
 from smart_trader.sandbox import FaultConfig, SandboxConfig, create_app, ground_truth, shared_app
 from smart_trader.sandbox.transport import in_process, served_at
 from smart_trader.settings import Settings

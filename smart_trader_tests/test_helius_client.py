@@ -15,8 +15,9 @@ import pytest
 
 from smart_trader.receiver.parse import WEBHOOK_TRANSACTION_TYPES
 from smart_trader.resources.api_client import Connection
+from smart_trader.resources.api_errors import RequestRejected, RetriesExhausted
 from smart_trader.resources.helius import HeliusClient, Webhook
-from smart_trader.resources.http import RequestRejected, RetriesExhausted, redact
+from smart_trader.resources.redaction import redact
 
 KEY = "hel-SECRET-0123456789"
 URL = "https://hooks.example.com/helius"

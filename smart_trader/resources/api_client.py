@@ -19,7 +19,8 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
-from smart_trader.resources.http import ApiSession, LogLike, RetryPolicy
+from smart_trader.resources.http import ApiSession, RetryPolicy
+from smart_trader.resources.wire_stats import LogLike
 
 # The sandbox takes any key; a live connection never sends this one (see check_mode).
 SANDBOX_PLACEHOLDER_KEY = "sandbox"

@@ -25,17 +25,14 @@ from smart_trader.ingest.prices import MULTI_PRICE, PriceCollector
 from smart_trader.ingest.swaps import TRADER_TXS, SwapCollector, transaction_history_result
 from smart_trader.ingest.token_list import TOKEN_LIST, TokenListCollector, token_list_params
 from smart_trader.resources.api_client import ApiClient
-from smart_trader.resources.http import (
+from smart_trader.resources.api_errors import (
     COMPUTE_UNITS_MESSAGE,
-    ApiSession,
     BodyInvalid,
     BodyRefused,
-    LogLike,
-    Progress,
     RequestRejected,
-    gather_all,
-    run_sync,
 )
+from smart_trader.resources.http import ApiSession, gather_all, run_sync
+from smart_trader.resources.wire_stats import LogLike, Progress
 from smart_trader.settings import Settings
 
 AS_OF_HEADER = "x-sandbox-as-of"

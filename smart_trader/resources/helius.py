@@ -1,7 +1,7 @@
 """Helius webhooks client: create, list, get, edit (full replace), delete, find by URL.
 
 Helius authenticates with an `api-key` query parameter, so the key is part of every request URL:
-it is redacted from every error message and log line (see resources.http). Where the requests go
+it is redacted from every error message and log line (see resources/redaction.py). Where the requests go
 (live Helius or the sandbox's Helius routes) is the client's connection (resources.api_client).
 """
 
@@ -15,7 +15,9 @@ from pydantic import Field
 
 from smart_trader.receiver.parse import WEBHOOK_TRANSACTION_TYPES
 from smart_trader.resources.api_client import ApiClient
-from smart_trader.resources.http import BodyInvalid, BodyRefused, LogLike, run_sync
+from smart_trader.resources.api_errors import BodyInvalid, BodyRefused
+from smart_trader.resources.http import run_sync
+from smart_trader.resources.wire_stats import LogLike
 
 MAX_ADDRESSES = 100_000  # per webhook, via the API
 WEBHOOKS = "/v0/webhooks"

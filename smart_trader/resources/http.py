@@ -1,4 +1,4 @@
-"""The HTTP machinery both API clients share: rate limiting, retries, redaction, clear errors.
+"""The HTTP session both API clients share: rate limiting, retries, clear and redacted errors.
 
 One `ApiSession` lives for one fetch (one event loop). Every request, first try or retry, takes a
 token from one shared bucket sized to the plan's requests per second, so many concurrent
@@ -7,8 +7,8 @@ requests together stay under the plan's limit instead of provoking 429s. Transie
 exponential backoff and jitter, honouring Retry-After; a request the server refuses on its merits
 (400/401/403/404...) fails at once. The session counts requests, retries, 429s, 5xx answers and
 transport errors per endpoint (`RequestStats.as_metadata`, which the bronze assets put in their
-materialization metadata). Every message that leaves this module is redacted: API keys never
-reach logs, exceptions or metadata.
+materialization metadata; wire_stats.py). Every message that leaves this module is redacted
+(redaction.py): API keys never reach logs, exceptions or metadata.
 """
 
 from __future__ import annotations
@@ -17,110 +17,38 @@ import asyncio
 import datetime as dt
 import email.utils
 import json
-import logging
-import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 import httpx
 import stamina
 
+from smart_trader.resources.api_errors import (
+    COMPUTE_UNITS_MESSAGE,
+    ApiError,
+    BodyInvalid,
+    BodyRefused,
+    ComputeUnitsExhausted,
+    InvalidResponse,
+    RequestRejected,
+    RetriesExhausted,
+    error_detail,
+)
 from smart_trader.resources.pacer import Pacer
+from smart_trader.resources.redaction import redact
+from smart_trader.resources.wire_stats import RequestStats, WireCounts
 
 T = TypeVar("T")
 
-REDACTED = "***"
-COMPUTE_UNITS_MESSAGE = "Compute units usage limit exceeded"
-# Query parameters and headers that carry credentials in either API.
-_SECRET_PATTERN = re.compile(
-    r"(?i)((?:api[-_]key|x-api-key|apikey|token)[\"']?\s*[=:]\s*[\"']?)([^&\s\"',}]+)"
-)
-_DETAIL_CHARS = 300
 RATE_HEADROOM = 0.98
 
-
-class LogLike(Protocol):
-    """Dagster's context.log or a logging.Logger."""
-
-    def info(self, msg: str) -> None: ...
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """The text with every known secret and every api-key-looking value replaced."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return _SECRET_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
-
-
-class _RedactingFilter(logging.Filter):
-    """httpx logs full request URLs at INFO; Helius puts its key in the query string."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).addFilter(_RedactingFilter())
 
 # stamina prints a line per retry (through structlog, past logging's levels); the clients' progress
 # lines and materialization metadata already count retries and 429s.
 stamina.instrumentation.set_on_retry_hooks([])
-
-
-class ApiError(Exception):
-    """A request failed; the message names the service, endpoint and status, never a key, and
-    what was being fetched when the caller said (`subject`: a wallet and its time range...)."""
-
-    def __init__(
-        self,
-        service: str,
-        endpoint: str,
-        status: int | None,
-        detail: str,
-        subject: str | None = None,
-    ) -> None:
-        self.service = service
-        self.endpoint = endpoint
-        self.status = status
-        self.detail = detail
-        self.subject = subject
-        where = f"{service} {endpoint}"
-        status_text = f"HTTP {status}" if status is not None else "no response"
-        fetching = f"; fetching {subject}" if subject else ""
-        super().__init__(f"{where}: {status_text}: {detail}{fetching}")
-
-
-class RequestRejected(ApiError):
-    """The server refused the request on its merits (4xx other than 408/429); not retried."""
-
-
-class ComputeUnitsExhausted(RequestRejected):
-    """BirdEye's compute-unit quota is used up (HTTP 400); retrying cannot help until it resets."""
-
-
-class InvalidResponse(ApiError):
-    """The answer was not what the API promises (not JSON, truncated, wrong envelope)."""
-
-
-class RetriesExhausted(ApiError):
-    """429s, 5xx answers or timeouts went on past the retry budget."""
-
-
-class BodyInvalid(Exception):
-    """Raised by a response parser: the body is not the promised shape (retried)."""
-
-
-class BodyRefused(Exception):
-    """Raised by a response parser: a 2xx body carries an error (final, not retried)."""
 
 
 class _Transient(Exception):
@@ -146,73 +74,6 @@ class RetryPolicy:
         return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
-@dataclass
-class WireCounts:
-    """Requests and faults of one endpoint, or of a whole session."""
-
-    requests: int = 0
-    retries: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
-    transport_errors: int = 0
-
-    def add(self, other: WireCounts) -> None:
-        self.requests += other.requests
-        self.retries += other.retries
-        self.statuses.update(other.statuses)
-        self.transport_errors += other.transport_errors
-
-    def as_metadata(self, prefix: str = "") -> dict[str, int]:
-        return {
-            f"{prefix}http_requests": self.requests,
-            f"{prefix}http_retries": self.retries,
-            f"{prefix}http_429": self.statuses.get(429, 0),
-            f"{prefix}http_5xx": sum(n for status, n in self.statuses.items() if status >= 500),
-            f"{prefix}http_transport_errors": self.transport_errors,
-        }
-
-
-@dataclass
-class RequestStats:
-    """What the session did on the wire, per endpoint and in total, for progress logs,
-    materialization metadata and the benchmark."""
-
-    endpoints: dict[str, WireCounts] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
-    first_sent: float | None = None
-    last_answered: float | None = None
-
-    def of(self, endpoint: str) -> WireCounts:
-        return self.endpoints.setdefault(endpoint, WireCounts())
-
-    @property
-    def total(self) -> WireCounts:
-        total = WireCounts()
-        for counts in self.endpoints.values():
-            total.add(counts)
-        return total
-
-    @property
-    def elapsed(self) -> float:
-        return max(time.monotonic() - self.started, 1e-9)
-
-    @property
-    def wire_seconds(self) -> float:
-        """From the first request sent to the last answer received."""
-        if self.first_sent is None or self.last_answered is None:
-            return 0.0
-        return self.last_answered - self.first_sent
-
-    def as_metadata(self) -> dict[str, int | float]:
-        """Totals (`http_retries`...), then per endpoint (`/defi/multi_price http_retries`...),
-        keyed like the bronze assets' record counts (`/defi/multi_price stored`)."""
-        metadata: dict[str, int | float] = dict(self.total.as_metadata())
-        for endpoint, counts in sorted(self.endpoints.items()):
-            metadata |= counts.as_metadata(f"{endpoint} ")
-        metadata["http_seconds"] = round(self.elapsed, 3)
-        metadata["http_wire_seconds"] = round(self.wire_seconds, 3)
-        return metadata
-
-
 def parse_retry_after(value: str | None) -> float | None:
     """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
@@ -229,27 +90,6 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max((when - dt.datetime.now(dt.UTC)).total_seconds(), 0.0)
-
-
-def error_detail(body: bytes) -> str:
-    """The human part of an error body: BirdEye `message`, Helius `error` (string or object)."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body[:_DETAIL_CHARS].decode("utf-8", "replace").strip() or "empty body"
-    if isinstance(parsed, dict):
-        error = parsed.get("error")
-        if isinstance(error, dict):
-            message = error.get("message")
-            code = error.get("code")
-            text = f"{message}" + (f" (code {code})" if code is not None else "")
-            return text[:_DETAIL_CHARS]
-        if isinstance(error, str):
-            return error[:_DETAIL_CHARS]
-        message = parsed.get("message")
-        if isinstance(message, str):
-            return message[:_DETAIL_CHARS]
-    return json.dumps(parsed)[:_DETAIL_CHARS]
 
 
 class ApiSession:
@@ -490,42 +330,6 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-class Progress:
-    """Logs done/total, pages, rows and request rate every `every` units of work."""
-
-    def __init__(
-        self, log: LogLike | None, what: str, total: int, every: int, stats: RequestStats
-    ) -> None:
-        self._log = log
-        self._what = what
-        self._total = total
-        self._every = max(every, 1)
-        self._stats = stats
-        self.done = 0
-        self.pages = 0
-        self.rows = 0
-
-    def page(self, rows: int) -> None:
-        self.pages += 1
-        self.rows += rows
-
-    def unit_done(self) -> None:
-        self.done += 1
-        if self.done % self._every == 0 or self.done == self._total:
-            self.report()
-
-    def report(self) -> None:
-        if self._log is None:
-            return
-        total, elapsed = self._stats.total, self._stats.elapsed
-        self._log.info(
-            f"{self._what}: {self.done}/{self._total} done, {self.pages} pages, {self.rows} rows, "
-            f"{total.requests} requests in {elapsed:.1f}s "
-            f"({total.requests / elapsed:.1f}/s), {total.retries} retries, "
-            f"{total.statuses.get(429, 0)} x 429"
-        )
 
 
 async def gather_all(awaitables: Iterable[Awaitable[T]]) -> list[T]:
