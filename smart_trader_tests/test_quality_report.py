@@ -9,7 +9,10 @@ import polars as pl
 import pytest
 
 from smart_trader.cli import main
-from smart_trader.sandbox.evaluation import NO_FORWARD, quality_report, render
+from smart_trader.sandbox.evaluation import NO_FORWARD, quality_report, render, smart_misses
+from smart_trader.settings import EligibilityThresholds
+from smart_trader_tests.test_scoring import D as SCORED_DAY
+from smart_trader_tests.test_scoring import frame, wallet
 
 DAY = dt.date(2025, 3, 10)
 
@@ -67,6 +70,31 @@ def test_report_figures_by_hand() -> None:
     assert "forward performance of the picks of 2025-03-03" in text
     no_forward = quality_report(gold, silver, truth, top_n=2, performance=None)
     assert NO_FORWARD in render(no_forward, DAY, 7)
+
+
+def test_smart_misses_count_each_failing_rule_and_the_rule_alone() -> None:
+    wallets = frame(
+        wallet("in_gold"),  # eligible: not a miss
+        wallet("luck_only", skill_p_value=0.2),
+        wallet("luck_and_bags", skill_p_value=0.2, open_cost_share=0.9),
+        wallet("few_tokens", tokens_realized=1, skill_p_value=0.3),
+        wallet("not_smart", skill_p_value=0.9),
+    )
+    truth = pl.DataFrame(
+        {
+            "wallet_address": ["in_gold", "luck_only", "luck_and_bags", "few_tokens", "not_smart"],
+            "archetype": ["smart"] * 4 + ["noise"],
+        }
+    )
+    misses = smart_misses(wallets, truth, SCORED_DAY, EligibilityThresholds())
+    assert misses == [
+        {"rule": "skill", "failing": 3, "failing_alone": 1},
+        {"rule": "open_cost_share", "failing": 1, "failing_alone": 0},
+        {"rule": "tokens_realized", "failing": 1, "failing_alone": 0},
+    ]
+    report = quality_report(_gold([("in_gold", "PROMISING")]), wallets, truth, 2, None)
+    text = render(report | {"smart_misses": misses}, SCORED_DAY, 7)
+    assert "why smart wallets of silver are not in gold" in text and "skill" in text
 
 
 def test_quality_cli_runs_days_and_prints_the_sections(

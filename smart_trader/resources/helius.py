@@ -1,8 +1,9 @@
 """Helius webhooks client: create, list, get, edit (full replace), delete, find by URL.
 
 Helius authenticates with an `api-key` query parameter, so the key is part of every request URL:
-it is redacted from every error message and log line (see resources/redaction.py). Where the requests go
-(live Helius or the sandbox's Helius routes) is the client's connection (resources.api_client).
+it is redacted from every error message and log line (resources/redaction.py). Where the
+requests go (live Helius or the sandbox's Helius routes) is the client's connection
+(resources.api_client).
 """
 
 from __future__ import annotations

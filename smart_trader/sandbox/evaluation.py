@@ -27,13 +27,14 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
+from smart_trader.gold_rules import eligibility_failures
 from smart_trader.lake import Lake
 from smart_trader.sandbox.app import shared_app
 from smart_trader.sandbox.environment import FAULTS
 from smart_trader.sandbox.market import ground_truth
 from smart_trader.sandbox.size import size_from_env
 from smart_trader.sandbox.transport import in_process
-from smart_trader.settings import Settings
+from smart_trader.settings import EligibilityThresholds, Settings
 
 WEBHOOK_URL = "https://hooks.quality.smart-trader.invalid/helius"
 TIERS = ("ELITE", "STRONG", "PROMISING", "BASELINE")
@@ -140,6 +141,28 @@ def forward_by_tier(performance: pl.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def smart_misses(
+    wallet_pnl: pl.DataFrame, truth: pl.DataFrame, day: dt.date, thresholds: EligibilityThresholds
+) -> list[dict[str, Any]]:
+    """Why the smart wallets of silver(D) are not in gold: per eligibility rule, how many of
+    them fail it, and how many fail it alone (the wallets that rule by itself keeps out)."""
+    smart = truth.filter(pl.col("archetype") == "smart").get_column("wallet_address")
+    failures = eligibility_failures(
+        wallet_pnl.filter(pl.col("wallet_address").is_in(smart.implode())), day, thresholds
+    ).filter(~pl.col("eligible"))
+    rules = [c for c in failures.columns if c not in ("wallet_address", "eligible")]
+    alone = pl.sum_horizontal(*rules) == 1
+    rows = [
+        {
+            "rule": rule,
+            "failing": int(failures[rule].sum()),
+            "failing_alone": int(failures.filter(alone)[rule].sum()),
+        }
+        for rule in rules
+    ]
+    return sorted((r for r in rows if r["failing"]), key=lambda r: (-r["failing"], str(r["rule"])))
+
+
 def quality_report(
     gold: pl.DataFrame,
     wallet_pnl: pl.DataFrame,
@@ -216,6 +239,12 @@ def render(report: dict[str, Any], day: dt.date, seed: int) -> str:
         f"snipers in gold: {report['snipers_in_gold']}",
         "",
     ]
+    if misses := report.get("smart_misses"):
+        lines.append("why smart wallets of silver are not in gold (eligibility rules they fail)")
+        lines.append(f"  {'rule':<24}{'failing':>8}{'alone':>7}")
+        for m in misses:
+            lines.append(f"  {m['rule']:<24}{m['failing']:>8}{m['failing_alone']:>7}")
+        lines.append("")
     forward = report["forward"]
     if forward is None:
         lines.append(f"forward performance: {NO_FORWARD}")
@@ -235,12 +264,9 @@ def render(report: dict[str, Any], day: dt.date, seed: int) -> str:
 
 
 def _forward_table(lake: Lake, days: list[dt.date]) -> pl.DataFrame | None:
-    """The newest pick_performance partition with rows among `days` (None: no table yet)."""
-    spec = getattr(schemas, "PICK_PERFORMANCE", None)
-    if spec is None:
-        return None
+    """The newest pick_performance partition with rows among `days` (None: none has rows)."""
     for day in reversed(days):
-        frame = lake.read_day(spec, day)  # a table never written reads as empty
+        frame = lake.read_day(schemas.PICK_PERFORMANCE, day)  # a table never written reads as empty
         if frame.height:
             return frame
     return None
@@ -259,13 +285,16 @@ def run_quality(
     span = [end_day - dt.timedelta(days=days - 1 - k) for k in range(days)]
     with tempfile.TemporaryDirectory(prefix="smart-trader-quality-") as tmp:
         lake, timings = materialize_days(seed, span, settings, Path(tmp), say)
+        wallet_pnl = lake.read_day(schemas.WALLET_PNL, end_day)
+        truth = ground_truth(seed, end_day, size_from_env())
         report = quality_report(
             gold=lake.read_day(schemas.SMART_WALLETS, end_day),
-            wallet_pnl=lake.read_day(schemas.WALLET_PNL, end_day),
-            truth=ground_truth(seed, end_day, size_from_env()),
+            wallet_pnl=wallet_pnl,
+            truth=truth,
             top_n=settings.helius_max_addresses,
             performance=_forward_table(lake, span),
         )
+        report["smart_misses"] = smart_misses(wallet_pnl, truth, end_day, settings.eligibility)
     report["seed"] = seed
     report["day"] = end_day.isoformat()
     report["days"] = days
