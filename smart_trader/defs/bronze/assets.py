@@ -25,7 +25,7 @@ from smart_trader.defs.partitions import (
 )
 from smart_trader.ingest.fetch_plan import swap_fetch_ranges
 from smart_trader.ingest.ledger import FetchResult
-from smart_trader.pnl.window import window_swaps
+from smart_trader.pnl.window import window_tokens
 from smart_trader.resources.birdeye import BirdEyeClient
 from smart_trader.resources.lake import LakeResource
 from smart_trader.settings import Settings
@@ -213,20 +213,7 @@ def build_bronze_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         whale_holders: pl.DataFrame,
     ) -> pl.DataFrame:
         day = day_of(context.partition_key)
-        swaps = window_swaps(transaction_history, whale_holders, day, settings)
-        tokens = (
-            swaps.select(
-                pl.concat_list("sold_token_address", "bought_token_address")
-                .explode()
-                .alias("token_address")
-            )
-            .unique()
-            .filter(~pl.col("token_address").is_in(sorted(settings.quote_asset_set)))
-            .sort("token_address")
-            .collect()
-            .get_column("token_address")
-            .to_list()
-        )
+        tokens = window_tokens(transaction_history, whale_holders, day, settings)
         context.log.info(f"pricing {len(tokens)} tokens at the end of {day}")
         result = birdeye.fetch_prices(day, tokens, log=context.log)
         return _record_fetch(context, lake, TOKEN_PRICES, day, result)
