@@ -37,10 +37,11 @@ system-deps:
 demo: setup  ## run the whole graph for yesterday (UTC) on the embedded default, print the top wallets
 	$(UV) run --frozen smart-trader demo $(if $(DAY),--day $(DAY))
 
-test: setup system-deps  ## the whole test suite, lint and types
+test: setup system-deps  ## lint, types, `dg check defs` and the whole test suite
 	$(UV) run --frozen ruff check smart_trader smart_trader_tests
 	$(UV) run --frozen ruff format --check smart_trader smart_trader_tests
 	$(UV) run --frozen mypy
+	$(UV) run --frozen dg check defs
 	$(UV) run --frozen pytest -n 2 --dist loadfile -q
 
 ui: setup  ## the Dagster UI and daemon on http://127.0.0.1:3000
