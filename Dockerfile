@@ -20,9 +20,11 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY smart_trader ./smart_trader
 RUN uv sync --frozen --no-dev --no-editable
 
-# A non-root user owns only the instance folder (compute logs, the in-process sandbox state).
+# A non-root user owns only the instance folder (compute logs, the in-process sandbox state,
+# the receiver's spool: a named volume mounted there starts with this owner).
 RUN useradd --system --create-home --uid 10001 dagster \
     && mkdir -p /opt/dagster/home/storage /opt/dagster/home/sandbox \
+        /opt/dagster/home/receiver_spool \
     && cp smart_trader/deploy/dagster.yaml /opt/dagster/home/dagster.yaml \
     && chown -R dagster /opt/dagster/home
 ENV PATH=/opt/venv/bin:$PATH \
@@ -30,6 +32,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     SMART_TRADER_SANDBOX_STATE_DIR=/opt/dagster/home/sandbox
 USER dagster
 
-EXPOSE 3000 4000
+EXPOSE 3000 4000 8900
 # The code location as a gRPC code server; docker-compose.yml gives each service its command.
 CMD ["dagster", "api", "grpc", "--host", "0.0.0.0", "--port", "4000", "--module-name", "smart_trader.definitions"]

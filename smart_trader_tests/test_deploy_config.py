@@ -19,7 +19,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "smart_trader" / "deploy"
 SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY|ACCESS_KEY|TOKEN|ROOT_USER", re.IGNORECASE)
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY|ACCESS_KEY|TOKEN|ROOT_USER|AUTH", re.IGNORECASE)
 # A value taken from .env: ${NAME}, ${NAME:?message} or ${NAME:-} (an empty default only).
 FROM_ENV = re.compile(r"^\$\{[A-Z0-9_]+(:\?[^}]*|:-)?\}$")
 REQUIRED = re.compile(r"\$\{([A-Z0-9_]+):\?")
@@ -74,8 +74,37 @@ def test_services_healthchecks_and_startup_order() -> None:
     for name in ("webserver", "daemon"):
         assert services[name]["depends_on"]["code-server"]["condition"] == "service_healthy"
         assert "smart_trader/deploy/workspace.yaml" in " ".join(services[name]["command"])
-    assert services["receiver"]["command"][:3] == ["smart-trader", "receiver", "serve"]
-    assert "/healthz" in " ".join(services["receiver"]["healthcheck"]["test"])
+
+
+def test_the_receiver_service() -> None:
+    """`smart-trader receiver serve` on 8900 with the webhook's secret and the lake from .env,
+    its spool on a named volume, healthy on GET /healthz once MinIO and the bucket are."""
+    document = compose()
+    receiver = document["services"]["receiver"]
+    assert receiver["command"] == [
+        "smart-trader", "receiver", "serve", "--host", "0.0.0.0", "--port", "8900",
+    ]  # fmt: skip
+    assert receiver["image"] == "smart-trader:local" and "build" in receiver
+    assert "http://localhost:8900/healthz" in " ".join(receiver["healthcheck"]["test"])
+    assert receiver["ports"] == ["127.0.0.1:8900:8900"]  # public only through a TLS proxy
+    assert receiver["depends_on"] == {
+        "minio": {"condition": "service_healthy"},
+        "create-bucket": {"condition": "service_completed_successfully"},
+    }
+    env = receiver["environment"]
+    assert REQUIRED.match(env["HELIUS_WEBHOOK_AUTH"])
+    assert env["SMART_TRADER_LAKE_URI"].startswith("s3://")
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert env[key] == document["services"]["code-server"]["environment"][key], key
+    assert not any(key.startswith("DAGSTER_PG_") for key in env)  # it never reads the instance
+    # The spool is the named volume's mount point, so a restarted container keeps it.
+    spool = env["SMART_TRADER_RECEIVER_SPOOL"]
+    assert f"receiver-spool:{spool}" in receiver["volumes"]
+    assert "receiver-spool" in document["volumes"]
+    assert spool in (REPO / "Dockerfile").read_text()  # created, owned by the non-root user
+    # The sync sets the same secret as the webhook's authHeader.
+    code_server = document["services"]["code-server"]["environment"]
+    assert code_server["HELIUS_WEBHOOK_AUTH"] == env["HELIUS_WEBHOOK_AUTH"]
 
 
 def test_images_are_pinned_and_python_services_use_the_built_image() -> None:

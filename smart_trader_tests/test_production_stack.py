@@ -219,17 +219,3 @@ def _retry_of(postgres: Postgres, run_id: str, timeout: float) -> str:
             return str(rows[0][0])
         time.sleep(1)
     raise AssertionError(f"no retry of {run_id} within {timeout} s")
-
-
-SCREENSHOTS = REPO / "data" / "test_artifacts" / "ui"
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's, from `make system-deps`; never a download
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
