@@ -202,3 +202,20 @@ def test_maintenance_job_reports_files_before_and_after(tmp_path: Path) -> None:
     sync_log = observed["monitoring/helius_sync_log"].asset_observation_data.asset_observation  # type: ignore[union-attr]
     assert sync_log.metadata["active_files_before"].value == 5
     assert sync_log.metadata["active_files_after"].value == 1
+
+
+def test_maintenance_of_a_lake_without_tables_reports_zero(tmp_path: Path) -> None:
+    """A fresh deployment's first weekly run: nothing to compact, and no failure."""
+    defs = dg.Definitions.merge(
+        maintenance_defs(Settings()),
+        dg.Definitions(resources={"lake": LakeResource(lake_uri=str(tmp_path / "lake"))}),
+    )
+    result = defs.get_job_def("lake_maintenance").execute_in_process()
+    assert result.success
+    metadata = next(
+        e.event_specific_data.metadata  # type: ignore[union-attr]
+        for e in result.all_node_events
+        if e.event_type == dg.DagsterEventType.STEP_OUTPUT
+    )
+    assert metadata["tables"].value == 0
+    assert metadata["files_before"].value == 0 and metadata["bytes_after"].value == 0

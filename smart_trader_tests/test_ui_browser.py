@@ -5,7 +5,8 @@ storage, the run queue, run monitoring), the lake in a temporary folder, the san
 headless Chromium driven by Playwright's sync API.
 
 Chromium is Debian's /usr/bin/chromium (`make system-deps` installs it and fonts-liberation);
-Playwright never downloads a browser. The test is skipped where that binary is missing.
+Playwright never downloads a browser. Without that binary the test fails, saying so (`make test`
+installs it).
 
 - The catalog (/assets) lists every asset the code location serves, each row showing its group.
 - bronze/token_metrics' page: its Checks tab lists each of its asset checks, its Partitions tab
@@ -42,7 +43,6 @@ DAY = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)).isoformat()
 UI_TIMEOUT_MS = 30_000
 RUN_TIMEOUT_MS = 150_000
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM}: make system-deps")
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
 ASSET_NODES = """
@@ -78,6 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make system-deps` installs Debian's chromium"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield chromium
