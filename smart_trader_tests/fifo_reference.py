@@ -385,7 +385,6 @@ EXACT_WALLET = (
     "unpriced_trade_count",
     "tokens_traded",
     "tokens_realized",
-    "tokens_profitable",
     "buy_count",
     "sell_count",
     "matched_sell_count",
@@ -428,7 +427,9 @@ def assert_silver_equal(
 ) -> None:
     """Engine and reference frames agree. skill_p_value: ranks jump where two |r| cross, so
     float residue between the two FIFOs could reorder a near-tie; the reference's test is
-    applied to the engine's own per-token returns (which agree with the reference's, above)."""
+    applied to the engine's own per-token returns (which agree with the reference's, above).
+    tokens_profitable likewise counts the engine's own tokens: a token whose realized PnL lies
+    within the money tolerance of ε × its cost basis may fall on either side of the bound."""
     tokens, wallets = engine
     ref_tokens, ref_wallets = reference
     assert schemas.schema_problems(tokens.schema, schemas.WALLET_TOKEN_PNL) == []
@@ -439,6 +440,7 @@ def assert_silver_equal(
 
     pair_scale: dict[str, list[float]] = {}
     returns: dict[str, list[float]] = defaultdict(list)
+    profitable: dict[str, int] = defaultdict(int)
     for got, want in zip(
         tokens.iter_rows(named=True), ref_tokens.iter_rows(named=True), strict=True
     ):
@@ -466,6 +468,11 @@ def assert_silver_equal(
             returns[want["wallet_address"]].append(
                 got["realized_pnl_usd"] / got["cost_basis_sold_usd"]
             )
+        got_profit = got["realized_pnl_usd"] - EPS * got["cost_basis_sold_usd"]
+        want_profit = want["realized_pnl_usd"] - EPS * want["cost_basis_sold_usd"]
+        if got["matched_sell_count"] > 0 and (got_profit > 0) != (want_profit > 0):
+            assert abs(want_profit) <= money, f"{where} profitable: {got_profit} vs {want_profit}"
+        profitable[want["wallet_address"]] += got["matched_sell_count"] > 0 and got_profit > 0
         scale = pair_scale.setdefault(want["wallet_address"], [0.0, 0.0])
         scale[0] += money
         scale[1] += unrealized
@@ -476,6 +483,7 @@ def assert_silver_equal(
         where = want["wallet_address"]
         for col in EXACT_WALLET:
             assert got[col] == want[col], f"{where} {col}: {got[col]} vs {want[col]}"
+        assert got["tokens_profitable"] == profitable[where], f"{where} tokens_profitable"
         money, unrealized = pair_scale.get(where, [0.0, 0.0])
         for col in (
             "bought_usd",
