@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from smart_trader import schemas
-from smart_trader.defs.automation import INTRADAY_SENSOR
+from smart_trader.defs.automation import INTRADAY_SENSOR, daily_assets
 from smart_trader.defs.bronze.assets import (
     REJECTED_RECORDS,
     TOKEN_METRICS,
@@ -19,6 +19,8 @@ from smart_trader.defs.bronze.assets import (
     WHALE_HOLDERS,
 )
 from smart_trader.defs.gold.assets import SMART_WALLETS
+from smart_trader.defs.gold.history import WALLET_HISTORY
+from smart_trader.defs.monitoring.assets import HELIUS_SYNC_LOG
 from smart_trader.defs.partitions import DAILY
 from smart_trader.defs.silver.assets import WALLET_PNL, WALLET_TOKEN_PNL
 from smart_trader.settings import Settings
@@ -190,3 +192,56 @@ def test_the_intraday_sensor_requests_a_refresh_only_past_its_threshold(tmp_path
     requests = evaluate()
     assert [r.partition_key for r in requests] == [newest]
     assert evaluate()[0].run_key == requests[0].run_key
+
+
+NEVER_JSON = "non_json_body=1.0,max_faulty_attempts=1000,fault_seed=5"
+
+
+def test_with_a_missing_input_nothing_is_requested(tmp_path: Path) -> None:
+    """The newest day is settled, its token_metrics is there, its whale_holders run failed:
+    nothing downstream of the missing day is requested, not even once an older whale_holders
+    day is re-materialized whose stale window reaches the newest day: only that older day."""
+    pipeline = build_pipeline(tmp_path, SMALL)
+    older, newest = D - dt.timedelta(days=1), D
+    pipeline.run_selection(older, DAILY_KEYS)
+    pipeline.run_selection(newest, [TOKEN_METRICS])
+    broken = build_pipeline(tmp_path, SMALL, faults=NEVER_JSON, instance=pipeline.instance)
+    assert not broken.run_selection(newest, [WHALE_HOLDERS], raise_on_error=False).success
+    ticks = Ticks(pipeline)
+    settled = dt.datetime.combine(newest + dt.timedelta(days=1), dt.time(1, 0), tzinfo=dt.UTC)
+    assert ticks.requested(settled) == set()
+    assert ticks.requested(settled + dt.timedelta(minutes=1)) == set()
+
+    # whale_holders(older) again: transaction_history [older, newest] is the contract's stale
+    # window (tracking_days 2), but newest was never fetched and its holders are missing.
+    pipeline.run_selection(older, [WHALE_HOLDERS])
+    assert by_key(ticks.requested(settled + dt.timedelta(minutes=2))) == {
+        "bronze/transaction_history": {str(older)}
+    }
+
+
+def test_nothing_changed_no_request(tmp_path: Path) -> None:
+    """Two days of the whole graph, the newest settled: evaluation after evaluation asks for
+    nothing. One change (gold of the newest day again) asks for exactly what follows it, and
+    once that ran, nothing again."""
+    pipeline = build_pipeline(tmp_path, SMALL)
+    keys = sorted(
+        daily_assets().resolve(pipeline.defs.resolve_asset_graph()),
+        key=lambda k: k.to_user_string(),
+    )
+    for day in days(D - dt.timedelta(days=1), 2):
+        assert pipeline.run_selection(day, keys).success
+    ticks = Ticks(pipeline)
+    settled = dt.datetime.combine(D + dt.timedelta(days=1), dt.time(1, 0), tzinfo=dt.UTC)
+    for minutes in (0, 1, 60):
+        assert ticks.requested(settled + dt.timedelta(minutes=minutes)) == set(), minutes
+
+    pipeline.run_selection(D, [SMART_WALLETS])
+    # gold(D) again: the webhook sync follows it, and wallet_history(D), which reads it.
+    assert ticks.requested(settled + dt.timedelta(minutes=61)) == {
+        ("gold/wallet_history", D.isoformat()),
+        ("monitoring/helius_sync_log", None),
+    }
+    pipeline.run_selection(D, [WALLET_HISTORY, HELIUS_SYNC_LOG])
+    for minutes in (62, 63, 120):
+        assert ticks.requested(settled + dt.timedelta(minutes=minutes)) == set(), minutes
