@@ -41,6 +41,7 @@ _logger = logging.getLogger(__name__)
 MAX_FLUSH_BYTES = 32 * 1024 * 1024
 FLUSHER_LOCK_FILE = "flusher.lock"
 ERROR_FILE = "flush_error.txt"
+FLUSHER_NICENESS = 10
 
 
 class EventLike(Protocol):
@@ -180,8 +181,12 @@ class Flusher:
 def run_flusher(
     directory: Path, lake: Lake, cell: DurableCell, stop: EventLike, interval_seconds: float
 ) -> None:
-    """The flusher process's loop: flush while deliveries are pending, until `stop` is set."""
+    """The flusher process's loop: flush while deliveries are pending, until `stop` is set.
+
+    It runs at a lower priority (nice +FLUSHER_NICENESS): under load the CPU goes first to the
+    request path, whose answers Helius times; the flusher catches up from the spool after."""
     receiver = os.getppid()
+    os.nice(FLUSHER_NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # One flusher per spool: a restarted receiver's flusher waits for a previous one to end.
     lock_fd = os.open(directory / FLUSHER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)

@@ -53,6 +53,7 @@ from smart_trader_tests.receiver_server import (
 
 ITEMS_PER_BODY = 100
 MAX_CONNECTIONS = 256
+KEEPALIVE_REUSE_SECONDS = 2.0
 WALLET = "MASi45ub7Qe4ZE36UT5G6cU4ud8Fhhe4deS4F3cw9KTA"
 POOL = "yNoVKf58ZTBqNAYT3j5qcdsyuMNmPfYetW5v6JXmj54o"
 MINT = "b8dLcukC7edhDQ7cn5d4gEYkbUrMWeWQLGsCmrG6dLaY"
@@ -163,6 +164,7 @@ class LoadResult:
     latencies: list[float]  # seconds from the send's start (connect if needed, write) to the answer
     lags: list[float]  # seconds each send started after its scheduled time
     statuses: dict[int, int]
+    errors: dict[str, int]  # requests without an answer, by exception
     acknowledged: set[int]
     connections: int
     cpu_seconds: float  # the generator's own CPU
@@ -194,27 +196,34 @@ async def load(port: int, rate: float, duration: float, resend_share: float) -> 
         f"POST /helius HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {SECRET}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body_bytes(0))}\r\n\r\n"
     ).encode()
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []  # + last used
     opened: list[asyncio.StreamWriter] = []
     slots = asyncio.Semaphore(MAX_CONNECTIONS)
-    result = LoadResult(n, 0.0, [], [], {}, set(), 0, 0.0)
+    result = LoadResult(n, 0.0, [], [], {}, {}, set(), 0, 0.0)
 
     async def post(body: int, due: float) -> None:
         request = head + body_bytes(body)
         t = time.perf_counter()
         result.lags.append(t - due)
         async with slots:
+            # Like an HTTP client's pool: a connection idle for longer than the server keeps
+            # one open (uvicorn: 5 s) is not reused.
+            while idle and time.perf_counter() - idle[-1][2] > KEEPALIVE_REUSE_SECONDS:
+                idle.pop()[1].close()
             try:
                 if idle:
-                    reader, writer = idle.pop()
+                    reader, writer, _ = idle.pop()
                 else:
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
                     opened.append(writer)
                 status = await _exchange(reader, writer, request)
-                idle.append((reader, writer))
-            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-                status = 0
-            result.latencies.append(time.perf_counter() - t)
+                idle.append((reader, writer, time.perf_counter()))
+            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+                name = type(exc).__name__
+                result.errors[name] = result.errors.get(name, 0) + 1
+                return
+            finally:
+                result.latencies.append(time.perf_counter() - t)
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if status == 200:
             result.acknowledged.add(body)
@@ -307,7 +316,8 @@ def main() -> int:
         print(
             f"load: {result.posts} posts of {ITEMS_PER_BODY} items in {result.elapsed:.1f} s: "
             f"{result.posts / result.elapsed:.1f} posts/s (target {args.rate:g}), "
-            f"statuses {result.statuses}, {result.connections} connections\n"
+            f"statuses {result.statuses}, errors {result.errors}, "
+            f"{result.connections} connections\n"
             f"  time to the 200 from the send's start: p50 {ms(statistics.median(latencies))}, "
             f"p99 {ms(percentile(latencies, 0.99))}, max {ms(max(latencies))}\n"
             f"  sends started after their schedule by p99 {ms(percentile(result.lags, 0.99))}, "
