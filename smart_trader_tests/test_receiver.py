@@ -134,7 +134,16 @@ def test_the_same_body_twice_stores_each_event_once(receiver: tuple[str, Lake]) 
     assert sorted(swaps(lake, "dup-")["tx_hash"]) == ["dup-1", "dup-2"]
 
 
-@pytest.mark.parametrize("content", [b"not json", b'{"signature": "x"}', b"[1, 2", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b'{"signature": "x"}',
+        b"[1, 2",
+        b"\xff\xfe",
+        pytest.param(b"[" * 10_000 + b"]" * 10_000, id="nested-10000-deep"),
+    ],
+)
 def test_a_body_that_is_not_a_json_array_is_400(receiver: tuple[str, Lake], content: bytes) -> None:
     url, _ = receiver
     r = httpx.post(f"{url}/helius", content=content, headers=AUTH)
