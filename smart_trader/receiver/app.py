@@ -18,6 +18,7 @@ import contextlib
 import hmac
 import logging
 import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -99,7 +100,14 @@ def create_app(config: ReceiverConfig) -> Starlette:
         stop = context.Event()
         flusher = context.Process(
             target=run_flusher,
-            args=(config.spool_dir, config.lake, spool.cell, stop, config.flush_interval_seconds),
+            args=(
+                config.spool_dir,
+                config.lake,
+                spool.cell,
+                stop,
+                config.flush_interval_seconds,
+                os.getpid(),
+            ),
             name="receiver-flusher",
         )
         flusher.start()
