@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import multiprocessing
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,9 @@ import pytest
 
 from smart_trader import schemas
 from smart_trader.lake import Lake
+from smart_trader.receiver.flusher import run_flusher
 from smart_trader.receiver.parse import ENDPOINT
+from smart_trader.receiver.spool import Spool
 from smart_trader.settings import WSOL
 from smart_trader_tests.receiver_server import (
     SECRET,
@@ -134,7 +139,16 @@ def test_the_same_body_twice_stores_each_event_once(receiver: tuple[str, Lake]) 
     assert sorted(swaps(lake, "dup-")["tx_hash"]) == ["dup-1", "dup-2"]
 
 
-@pytest.mark.parametrize("content", [b"not json", b'{"signature": "x"}', b"[1, 2", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b'{"signature": "x"}',
+        b"[1, 2",
+        b"\xff\xfe",
+        pytest.param(b"[" * 10_000 + b"]" * 10_000, id="nested-10000-deep"),
+    ],
+)
 def test_a_body_that_is_not_a_json_array_is_400(receiver: tuple[str, Lake], content: bytes) -> None:
     url, _ = receiver
     r = httpx.post(f"{url}/helius", content=content, headers=AUTH)
@@ -206,3 +220,27 @@ def test_a_delivery_answered_200_survives_sigkill(tmp_path: Path) -> None:
     expected = sorted(item["signature"] for body in bodies for item in body)
     assert sorted(stored["signature"]) == expected
     assert Lake(lake_uri).scan(schemas.LIVE_SWAPS).collect().height == len(expected)
+
+
+def test_a_flusher_whose_receiver_died_before_it_started_flushes_and_exits(
+    tmp_path: Path,
+) -> None:
+    """A receiver SIGKILLed while its flusher still imports: the flusher must not take init for
+    its receiver and run on forever, holding the spool's flusher lock from the restarted one."""
+    spool = Spool(tmp_path / "spool")
+    spool.append(json.dumps([buy_item("orphan-1")]).encode()).result()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    context = multiprocessing.get_context("spawn")
+    lake = Lake(str(tmp_path / "lake"))
+    stop = context.Event()  # held here until the child has it
+    flusher = context.Process(
+        target=run_flusher, args=(tmp_path / "spool", lake, spool.cell, stop, 0.05, dead.pid)
+    )
+    flusher.start()
+    flusher.join(timeout=120)
+    if flusher.exitcode is None:
+        flusher.kill()
+    spool.close()
+    assert flusher.exitcode == 0
+    assert list(events(lake, "orphan-")["signature"]) == ["orphan-1"]

@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import SchemaValidator, ValidationError, core_schema
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +39,18 @@ AUTH_ENV = "HELIUS_WEBHOOK_AUTH"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 _logger = logging.getLogger(__name__)
+
+# Is the body a JSON array? pydantic-core's parser reads all of it (any syntax error, invalid
+# UTF-8 or nesting deeper than its limit fails) but the items are not built: an object validates
+# as an empty typed dict, anything else as itself. On a 100-item delivery that is about a fifth
+# of json.loads's CPU; the flusher decodes the items after the answer.
+_JSON_ARRAY = SchemaValidator(
+    core_schema.list_schema(
+        core_schema.union_schema(
+            [core_schema.typed_dict_schema({}), core_schema.any_schema()], mode="left_to_right"
+        )
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,14 @@ def create_app(config: ReceiverConfig) -> Starlette:
         stop = context.Event()
         flusher = context.Process(
             target=run_flusher,
-            args=(config.spool_dir, config.lake, spool.cell, stop, config.flush_interval_seconds),
+            args=(
+                config.spool_dir,
+                config.lake,
+                spool.cell,
+                stop,
+                config.flush_interval_seconds,
+                os.getpid(),
+            ),
             name="receiver-flusher",
         )
         flusher.start()
@@ -111,11 +131,11 @@ def create_app(config: ReceiverConfig) -> Starlette:
                 {"error": f"body larger than {config.max_body_bytes} bytes"}, status_code=413
             )
         try:
-            items = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        if not isinstance(items, list):
-            return JSONResponse({"error": "body is not a JSON array"}, status_code=400)
+            items = _JSON_ARRAY.validate_json(body)
+        except ValidationError as exc:
+            invalid = exc.errors()[0]["type"] == "json_invalid"
+            error = "body is not JSON" if invalid else "body is not a JSON array"
+            return JSONResponse({"error": error}, status_code=400)
         spool: Spool = state["spool"]
         try:
             await asyncio.wrap_future(spool.append(body))

@@ -41,6 +41,7 @@ _logger = logging.getLogger(__name__)
 MAX_FLUSH_BYTES = 32 * 1024 * 1024
 FLUSHER_LOCK_FILE = "flusher.lock"
 ERROR_FILE = "flush_error.txt"
+FLUSHER_NICENESS = 10
 
 
 class EventLike(Protocol):
@@ -178,10 +179,20 @@ class Flusher:
 
 
 def run_flusher(
-    directory: Path, lake: Lake, cell: DurableCell, stop: EventLike, interval_seconds: float
+    directory: Path,
+    lake: Lake,
+    cell: DurableCell,
+    stop: EventLike,
+    interval_seconds: float,
+    receiver: int,
 ) -> None:
-    """The flusher process's loop: flush while deliveries are pending, until `stop` is set."""
-    receiver = os.getppid()
+    """The flusher process's loop: flush while deliveries are pending, until `stop` is set or
+    its parent is no longer `receiver` (the receiver's pid, taken by the receiver: it may die
+    while this process is still importing, and then getppid() here would already be init's).
+
+    It runs at a lower priority (nice +FLUSHER_NICENESS): under load the CPU goes first to the
+    request path, whose answers Helius times; the flusher catches up from the spool after."""
+    os.nice(FLUSHER_NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # One flusher per spool: a restarted receiver's flusher waits for a previous one to end.
     lock_fd = os.open(directory / FLUSHER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)

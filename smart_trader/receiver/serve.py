@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from pathlib import Path
@@ -32,5 +33,18 @@ def receiver_config(
 
 
 def serve(host: str, port: int, config: ReceiverConfig, log_level: str = "info") -> None:
+    """uvicorn's access log (a line per request) only at debug: at 200 deliveries/s it would cost
+    the request path CPU for lines that say nothing the spool and /healthz do not."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+    app = create_app(config)
+    # What the imports allocated (~180k objects: polars, deltalake, pydantic, starlette) lives as
+    # long as the process: out of the collector's generations, a full collection no longer walks
+    # it (measured ~110-180 ms on this machine under load, a stall of every request in flight).
+    gc.freeze()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=log_level.lower() == "debug",
+    )
