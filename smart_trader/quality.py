@@ -55,19 +55,6 @@ def duplicate_keys(frame: pl.DataFrame, key: tuple[str, ...]) -> pl.DataFrame:
     )
 
 
-def keys_elsewhere(
-    day_rows: pl.DataFrame, other_rows: pl.DataFrame, key: tuple[str, ...], partition: str
-) -> pl.DataFrame:
-    """Keys of day D that also occur in another partition (a table-wide key must be unique),
-    with the other partition's day."""
-    return (
-        day_rows.select(list(key))
-        .unique()
-        .join(other_rows.select(*key, pl.col(partition).alias("also_in")), on=list(key))
-        .sort([*key, "also_in"])
-    )
-
-
 def missing_references(frame: pl.DataFrame, column: str, referenced: pl.Series) -> pl.DataFrame:
     """Rows whose `column` value is not among `referenced` (a broken foreign key)."""
     return frame.filter(~pl.col(column).is_in(referenced.implode()))

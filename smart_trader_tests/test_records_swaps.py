@@ -99,6 +99,7 @@ def test_swap_numbers_as_strings_native_sol_and_fallbacks() -> None:
         ({"tx_hash": DELETE}, "missing_field: tx_hash"),
         ({"tx_hash": None}, "missing_field: tx_hash"),
         ({"block_unix_time": "soon"}, "invalid_number: block_unix_time"),
+        ({"block_unix_time": 1e300}, "invalid_time: block_unix_time"),
         ({"ins_index": 1.5}, "invalid_integer: ins_index"),
         ({"base": None}, "missing_field: base"),
         ({"owner": DELETE}, "missing_field: owner"),

@@ -103,8 +103,11 @@ def valid_amount(number: float | None, label: str) -> float:
     return number
 
 
-def unix_time(seconds: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+def unix_time(seconds: float, label: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):  # past year 9999 or before year 1
+        raise Rejection(f"invalid_time: {label} {seconds!r} is not a Unix time") from None
 
 
 def is_on_curve(address: str) -> bool | None:

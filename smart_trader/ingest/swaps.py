@@ -79,7 +79,7 @@ def parse_swap(record: object, wallet: str) -> dict[str, Any]:
         raise Rejection(SAME_TOKEN_BOTH_LEGS)
     inner = item.get("inner_ins_index")
     return {
-        "block_time": fields.unix_time(fields.number(item, "block_unix_time")),
+        "block_time": fields.unix_time(fields.number(item, "block_unix_time"), "block_unix_time"),
         "block_number": fields.integer(item, "block_number"),
         "tx_hash": fields.address(item, "tx_hash"),
         "ins_index": fields.integer(item, "ins_index"),

@@ -33,6 +33,9 @@ def token_list_params(settings: Settings) -> dict[str, str | int | float]:
 def parse_token(record: object) -> dict[str, Any]:
     item = fields.as_object(record)
     last_trade = fields.optional_number(item, "last_trade_unix_time")
+    last_trade_at = (
+        None if last_trade is None else fields.unix_time(last_trade, "last_trade_unix_time")
+    )
     price = fields.valid_price(fields.required(item, "price"))
     if price is None:
         raise Rejection("invalid_price: price must be finite and > 0")
@@ -50,7 +53,7 @@ def parse_token(record: object) -> dict[str, Any]:
         "price_change_2h_pct": fields.number(item, "price_change_2h_percent"),
         "price_change_24h_pct": fields.number(item, "price_change_24h_percent"),
         "holder_count": fields.optional_integer(item, "holder"),
-        "last_trade_at": fields.unix_time(last_trade) if last_trade is not None else None,
+        "last_trade_at": last_trade_at,
     }
 
 
