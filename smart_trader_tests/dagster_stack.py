@@ -26,6 +26,21 @@ STARTUP_TIMEOUT_S = 180.0
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
+# What would point a stack at the developer's own deployment: keys, lake, instance.
+DEPLOYMENT_PREFIXES = ("SMART_TRADER_", "AWS_", "DAGSTER_")
+DEPLOYMENT_KEYS = ("BIRDEYE_API_KEY", "HELIUS_API_KEY", "HELIUS_WEBHOOK_URL")
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any deployment setting: a stack sees only what its
+    test gives it."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(DEPLOYMENT_PREFIXES) and k not in DEPLOYMENT_KEYS
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

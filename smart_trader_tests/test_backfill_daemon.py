@@ -19,7 +19,6 @@ may or may not see each other's gold in wallet_history.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -39,7 +38,7 @@ from smart_trader.lake import Lake
 from smart_trader.schemas import TableSpec
 from smart_trader.settings import load_settings
 from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY_ENV
-from smart_trader_tests.dagster_stack import BIN, REPO, Stack, dagster_stack
+from smart_trader_tests.dagster_stack import BIN, REPO, Stack, clean_environment, dagster_stack
 from smart_trader_tests.pipeline import SEED, Pipeline, build_pipeline
 
 LOCAL_INSTANCE = REPO / "smart_trader" / "deploy" / "dagster.local.yaml"
@@ -86,12 +85,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     work = tmp_path_factory.mktemp("backfill_daemon")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SMART_TRADER_", "AWS_", "DAGSTER_"))
-        and k not in ("BIRDEYE_API_KEY", "HELIUS_API_KEY", "HELIUS_WEBHOOK_URL")
-    }
+    env = clean_environment()
     env |= SETTINGS_ENV | {
         "SMART_TRADER_LAKE_URI": str(work / "lake"),
         "SMART_TRADER_SANDBOX_SEED": str(SEED),

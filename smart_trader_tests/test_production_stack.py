@@ -29,7 +29,7 @@ from smart_trader import schemas
 from smart_trader.lake import Lake
 from smart_trader.schemas import schema_problems
 from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY_ENV
-from smart_trader_tests.dagster_stack import REPO, Stack, dagster_stack
+from smart_trader_tests.dagster_stack import REPO, Stack, clean_environment, dagster_stack
 from smart_trader_tests.fixtures_postgres import Postgres, running_postgres
 from smart_trader_tests.fixtures_s3 import S3Server
 
@@ -58,12 +58,7 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, postgres: Postgres, lake_env: dict[str, str]
 ) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("production_stack")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SMART_TRADER_", "AWS_", "DAGSTER_"))
-        and k not in ("BIRDEYE_API_KEY", "HELIUS_API_KEY", "HELIUS_WEBHOOK_URL")
-    }
+    env = clean_environment()
     env |= postgres.env | lake_env
     env |= {
         "SMART_TRADER_TOKENS_PER_DAY": "3",

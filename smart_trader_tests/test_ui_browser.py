@@ -22,7 +22,6 @@ root (gitignored; overwritten by each run), e.g. test-artifacts/ui/4-run-succeed
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from smart_trader_tests.conftest import SMALL_MARKET_ELIGIBILITY_ENV
-from smart_trader_tests.dagster_stack import REPO, Stack, dagster_stack
+from smart_trader_tests.dagster_stack import REPO, Stack, clean_environment, dagster_stack
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's, from `make system-deps`; never a download
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -59,12 +58,7 @@ RUNS = """
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("ui_browser")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SMART_TRADER_", "AWS_", "DAGSTER_"))
-        and k not in ("BIRDEYE_API_KEY", "HELIUS_API_KEY", "HELIUS_WEBHOOK_URL")
-    }
+    env = clean_environment()
     env |= {
         "SMART_TRADER_LAKE_URI": str(work / "lake"),
         "SMART_TRADER_TOKENS_PER_DAY": "3",
