@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -167,6 +169,15 @@ def test_find_tables_lists_the_lake_layout(lake_location: LakeLocation) -> None:
     ]
 
 
+def output_metadata(result: dg.ExecuteInProcessResult) -> Mapping[str, Any]:
+    """The metadata of the maintenance op's one output."""
+    return next(
+        e.event_specific_data.metadata  # type: ignore[union-attr]
+        for e in result.all_node_events
+        if e.event_type == dg.DagsterEventType.STEP_OUTPUT
+    )
+
+
 def test_maintenance_job_reports_files_before_and_after(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     for batch in range(5):
@@ -185,11 +196,7 @@ def test_maintenance_job_reports_files_before_and_after(tmp_path: Path) -> None:
     assert result.success
     output = result.get_step_success_events()[0].step_success_data  # the op's one step
     assert output is not None
-    metadata = next(
-        e.event_specific_data.metadata  # type: ignore[union-attr]
-        for e in result.all_node_events
-        if e.event_type == dg.DagsterEventType.STEP_OUTPUT
-    )
+    metadata = output_metadata(result)
     assert metadata["tables"].value == 2
     assert metadata["files_before"].value == 6 and metadata["files_after"].value == 7
     assert metadata["time_travel_days"].value == 3
@@ -212,10 +219,6 @@ def test_maintenance_of_a_lake_without_tables_reports_zero(tmp_path: Path) -> No
     )
     result = defs.get_job_def("lake_maintenance").execute_in_process()
     assert result.success
-    metadata = next(
-        e.event_specific_data.metadata  # type: ignore[union-attr]
-        for e in result.all_node_events
-        if e.event_type == dg.DagsterEventType.STEP_OUTPUT
-    )
+    metadata = output_metadata(result)
     assert metadata["tables"].value == 0
     assert metadata["files_before"].value == 0 and metadata["bytes_after"].value == 0
