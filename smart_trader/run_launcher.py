@@ -57,24 +57,24 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             host=server.get("host") or "localhost",
             use_ssl=bool(server.get("use_ssl", False)),
         )
-        address = info  # the tag names the server exactly
         try:
             answer = client.can_cancel_execution(
                 CanCancelExecutionRequest(run_id=run.run_id), timeout=_HEALTH_TIMEOUT_S
             )
         except Exception as exc:  # the server is down or restarting (refused, timed out)
-            self._answering_since.pop(address, None)
+            self._answering_since.pop(info, None)  # the tag names the server exactly
             return CheckRunHealthResult(
                 WorkerStatus.RUNNING, f"code server unreachable ({type(exc).__name__}): waiting"
             )
+        # Every answer counts, so a server that never went away is judged at once.
+        answering = time.monotonic() - self._answering_since.setdefault(info, time.monotonic())
         if deserialize_value(answer, CanCancelExecutionResult).can_cancel:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
-        answering = time.monotonic() - self._answering_since.setdefault(address, time.monotonic())
         if answering < _WORKSPACE_RELOADED_S:
             return CheckRunHealthResult(
                 WorkerStatus.RUNNING, "the code server is back: judged once the daemon reloaded"
             )
         return CheckRunHealthResult(
             WorkerStatus.FAILED,
-            "the code server no longer executes this run (it restarted: the worker died)",
+            "the code server no longer executes this run: its worker died",
         )
