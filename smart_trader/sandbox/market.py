@@ -18,7 +18,7 @@ from solders.signature import Signature
 
 from smart_trader.sandbox.hashing import F64, uniform
 from smart_trader.sandbox.size import MarketSize, size_from_env
-from smart_trader.sandbox.tokens import DAY, FIRST_MEME, SOL, Lru, Tokens
+from smart_trader.sandbox.tokens import DAY, DAYS_CACHED, FIRST_MEME, SOL, Lru, Tokens
 from smart_trader.sandbox.wallets import (
     ARCHETYPES,
     DEXES,
@@ -59,8 +59,8 @@ class Market:
         self.size = size or MarketSize()
         self.tokens = Tokens(seed, self.size.tokens)
         self.population = Population(seed, self.tokens, self.size)
-        self._episodes: Lru[int, SwapTable] = Lru(48)
-        self._schedule_days: Lru[int, SwapTable] = Lru(48)
+        self._episodes: Lru[int, SwapTable] = Lru(DAYS_CACHED)
+        self._schedule_days: Lru[int, SwapTable] = Lru(DAYS_CACHED)
         self._wallet_rows: Lru[tuple[int, int, int], SwapTable] = Lru(4096)
         self._metrics: Lru[int, list[dict[str, Any]]] = Lru(64)
         self._holders: Lru[tuple[int, int], list[HolderAccount]] = Lru(512)
