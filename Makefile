@@ -10,7 +10,7 @@ UV := $(CURDIR)/.tools/bin/uv
 endif
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup system-deps demo test test-slow bench-clients bench-fifo bench-pipeline bench-receiver bench-scale ui
+.PHONY: setup system-deps demo test bench-clients bench-fifo bench-pipeline bench-receiver bench-scale ui
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -42,10 +42,7 @@ test: setup system-deps  ## lint, types, `dg check defs` and the whole test suit
 	$(UV) run --frozen ruff format --check smart_trader smart_trader_tests
 	$(UV) run --frozen mypy
 	$(UV) run --frozen dg check defs
-	$(UV) run --frozen pytest -n 2 --dist loadfile -q -m "not slow"
-
-test-slow: setup system-deps  ## the slow tests: range backfills through the real daemon, CLI and UI (~25 min)
-	$(UV) run --frozen pytest -q -m slow
+	$(UV) run --frozen pytest -n 2 --dist loadfile -q
 
 ui: setup  ## the Dagster UI and daemon on http://127.0.0.1:3000
 	$(UV) run --frozen dagster dev -h 127.0.0.1 -p 3000
