@@ -47,6 +47,9 @@ def eligibility_rules(as_of_date: date, thresholds: EligibilityThresholds) -> di
         "skill": c("skill_p_value") <= t.max_skill_p_value,
         "open_cost_share": c("open_cost_share") <= t.max_open_cost_share,
     }
+    if t.max_best_token_share is not None:
+        best_share_bound = t.max_best_token_share * c("realized_pnl_usd")
+        rules["best_token_share"] = c("best_token_realized_pnl_usd") <= best_share_bound
     return {name: expr.fill_null(False).alias(name) for name, expr in rules.items()}
 
 

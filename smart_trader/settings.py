@@ -82,6 +82,10 @@ class EligibilityThresholds(BaseModel):
     max_days_since_last_trade: int = Field(default=6, ge=0)
     max_skill_p_value: float = Field(default=0.05, ge=0, le=1)
     max_open_cost_share: float = Field(default=0.5, ge=0, le=1)
+    # Not a contract rule; off (None) unless set. The best token's share of realized PnL at most:
+    # the quality report's proposal against lucky wallets whose one or two outsized winners pass
+    # "profitable without its best token" (README, Judging gold).
+    max_best_token_share: float | None = Field(default=None, ge=0, le=1)
 
 
 class Settings(BaseModel):

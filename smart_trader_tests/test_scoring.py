@@ -102,6 +102,17 @@ def test_each_rule_fails_alone(changes: dict[str, Any], rule: str) -> None:
     assert failed_rules(**changes) == [rule]
 
 
+def test_the_best_token_share_rule_applies_only_when_set() -> None:
+    """Off by default (not a contract rule); set, the best token may carry at most that share
+    of realized PnL, inclusive (the wallet above: realized 50, its best token 20)."""
+    assert failed_rules() == []
+    share = RULES.model_copy(update={"max_best_token_share": 0.3})
+    assert "best_token_share" not in eligibility_failures(frame(wallet("W")), D, RULES).columns
+    for best, failed in ((15.0, False), (15.01, True), (None, True)):
+        out = eligibility_failures(frame(wallet("W", best_token_realized_pnl_usd=best)), D, share)
+        assert out.get_column("best_token_share").to_list() == [failed], best
+
+
 def test_bounds_are_inclusive() -> None:
     assert (
         failed_rules(
